@@ -1,0 +1,86 @@
+import { Command, Option } from 'commander';
+import { RiskpipeError, ConfigError } from '../common/errors.js';
+
+/**
+ * The `riskpipe` command line. Each command's module is imported only when that command runs, so
+ * `riskpipe send` never loads Fastify's server side or the ONNX runtime.
+ */
+export function buildProgram(): Command {
+  const program = new Command('riskpipe')
+    .description('Trust & safety pipeline: ingest, screen, route and index chat events')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const shared = (cmd: Command) =>
+    cmd
+      .option('--redis-url <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
+      .option('--prefix <prefix>', 'prefix before every Redis key and stream name (env RISKPIPE_PREFIX; default none)')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default info)');
+
+  shared(
+    program
+      .command('serve-ingest')
+      .description('HTTP ingestion API: validate, deduplicate and queue events into events:raw (port 8001)')
+      .option('--host <host>', 'address to listen on (env RISKPIPE_HOST; default 0.0.0.0)')
+      .option('--port <port>', 'port (env RISKPIPE_INGEST_PORT or PORT; default 8001)')
+      .option('--api-keys <keys>', 'comma-separated accepted API keys (env RISKPIPE_API_KEYS; none = auth off)')
+      .option('--max-queue-depth <n>', 'answer 503 while events:raw has this many unconsumed entries (env RISKPIPE_MAX_QUEUE_DEPTH; default 100000)')
+      .option('--dedup-window-s <s>', 'seconds a repeated event counts as duplicate (env RISKPIPE_DEDUP_WINDOW_S; default 3600)')
+      .option('--max-batch-size <n>', 'most events per batch request (env RISKPIPE_MAX_BATCH_SIZE; default 500)')
+      .option('--body-limit-bytes <n>', 'largest request body (env RISKPIPE_BODY_LIMIT_BYTES; default 16777216)'),
+  ).action(async (opts) => (await import('./commands/serve-ingest.js')).run(opts, process.env));
+
+  shared(
+    program
+      .command('send')
+      .description('send events to serve-ingest from a JSONL/JSON file, stdin or --text')
+      .option('-f, --file <path>', 'events as JSON Lines, a JSON array, or - for stdin')
+      .option('-t, --text <text>', 'send one message with generated ids')
+      .option('--platform <platform>', 'platform for --text (default web_chat)')
+      .option('--author <id>', 'author_id/user_id for --text (default cli-user)')
+      .option('--url <url>', 'ingest API base URL (env RISKPIPE_URL; default http://127.0.0.1:8001)')
+      .option('--api-key <key>', 'API key (env RISKPIPE_API_KEY)')
+      .option('--batch-size <n>', 'events per batch request (default 200)')
+      .option('--concurrency <n>', 'requests in flight (default 4)')
+      .option('--max-retries <n>', 'retries of a request answered 503 or not answered (default 8)')
+      .option('--json', 'print the summary as JSON')
+      .option('--no-progress', 'no progress bar'),
+  ).action(async (opts) => (await import('./commands/send.js')).run(opts, process.env));
+
+  shared(
+    program
+      .command('tail-stream <stream>')
+      .description('print entries of a stream as they arrive, e.g. events:low_risk (the prefix is added)')
+      .option('--json', 'one JSON object per line')
+      .option('--from-start', 'start at the first entry instead of new ones')
+      .option('-n, --count <n>', 'stop after this many entries')
+      .option('--block-ms <ms>', 'how long one read waits (default 5000)'),
+  ).action(async (stream, opts) => (await import('./commands/tail-stream.js')).run(stream, opts, process.env));
+
+  return program;
+}
+
+/** The error boundary: turns errors into a message on stderr and an exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      return e.exitCode ?? 1;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`riskpipe: invalid configuration\n${err.errors!.map((p) => `  ${p.path}: ${p.message}`).join('\n')}\n`);
+      return 2;
+    }
+    if (err instanceof RiskpipeError) {
+      process.stderr.write(`riskpipe: ${err.message}\n`);
+      return err.code === 'RP_ERR_CLI_INPUT' ? 2 : 1;
+    }
+    process.stderr.write(`riskpipe: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

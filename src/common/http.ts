@@ -1,0 +1,72 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RiskpipeError, ERROR_CODES, type ErrorCode } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** Body of every error answer: `{"detail", "code", "errors": [{"path", "message"}]}`. */
+export function errorBody(code: ErrorCode, detail: string, errors?: { path: string; message: string }[]) {
+  return errors && errors.length > 0 ? { detail, code, errors } : { detail, code, errors: [] as { path: string; message: string }[] };
+}
+
+/** Fastify's own error codes, mapped onto ours so that every error has the same shape. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'RP_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'RP_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'RP_ERR_BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'RP_ERR_BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'RP_ERR_BAD_JSON',
+  FST_ERR_VALIDATION: 'RP_ERR_BAD_REQUEST',
+};
+
+/**
+ * One error boundary for an HTTP app: RiskpipeErrors keep their code and status, Fastify's body
+ * errors get ours, anything else is a 500 that is logged (without the request body).
+ */
+export function installErrorHandling(app: FastifyInstance, log: Logger): void {
+  app.setErrorHandler((err: FastifyError | RiskpipeError | Error, req, reply) => {
+    if (err instanceof RiskpipeError) {
+      if (err.headers) reply.headers(err.headers);
+      return reply.code(err.status).send(errorBody(err.code, err.message, err.errors));
+    }
+    const fe = err as FastifyError;
+    let code: ErrorCode | undefined = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+    if (!code && err instanceof SyntaxError && fe.statusCode === 400) code = 'RP_ERR_BAD_JSON';
+    if (code) {
+      let detail = fe.message;
+      if (code === 'RP_ERR_BAD_JSON') detail = fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'Malformed JSON body: the body is empty' : `Malformed JSON body: ${fe.message}`;
+      if (code === 'RP_ERR_UNSUPPORTED_MEDIA_TYPE') detail = `Unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}: send application/json`;
+      if (code === 'RP_ERR_BODY_TOO_LARGE') detail = `Request body too large (limit ${app.initialConfig.bodyLimit} bytes)`;
+      return reply.code(ERROR_CODES[code].status).send(errorBody(code, detail));
+    }
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send(errorBody('RP_ERR_BAD_REQUEST', fe.message));
+    }
+    log.error({ err, method: req.method, url: req.url }, 'unhandled error');
+    return reply.code(500).send(errorBody('RP_ERR_INTERNAL', 'Internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('RP_ERR_NOT_FOUND', `Not found: ${req.method} ${req.url.split('?')[0]}`));
+  });
+}
+
+/**
+ * API-key check: the `api-key` header or `Authorization: Bearer <key>`, compared in constant time
+ * against every configured key. With no keys configured authentication is off.
+ */
+export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const digests = keys.map((k) => createHash('sha256').update(k).digest());
+  return async (req) => {
+    if (digests.length === 0) return;
+    let presented = req.headers['api-key'];
+    if (Array.isArray(presented)) presented = presented[0];
+    if (!presented) {
+      const auth = req.headers.authorization;
+      if (auth && /^bearer\s+/i.test(auth)) presented = auth.replace(/^bearer\s+/i, '').trim();
+    }
+    if (!presented) throw new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Missing API key: send the api-key header or Authorization: Bearer <key>');
+    const d = createHash('sha256').update(presented).digest();
+    let ok = false;
+    for (const k of digests) ok = timingSafeEqual(d, k) || ok;
+    if (!ok) throw new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Invalid API key');
+  };
+}

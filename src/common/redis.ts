@@ -1,0 +1,42 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type { Redis };
+
+/**
+ * Producers fail fast: no offline queue, so a request made while Redis is away errors at once
+ * (the ingest API turns that into 503) instead of hanging. The connection keeps retrying in the
+ * background and the service recovers by itself.
+ */
+export function createProducerRedis(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: false,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(50 * times, 1_000),
+    ...extra,
+  });
+}
+
+/**
+ * Consumers wait: commands queue while disconnected and the connection retries forever, so a
+ * worker rides out a Redis restart. A blocking XREADGROUP gets its own connection of this kind so
+ * that close() can interrupt it by disconnecting.
+ */
+export function createConsumerRedis(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(100 * times, 2_000),
+    ...extra,
+  });
+}
+
+/** Connection errors: the ones where waiting and retrying helps. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  return err.name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|enableOfflineQueue/.test(err.message);
+}

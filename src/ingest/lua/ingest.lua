@@ -1,0 +1,68 @@
+--[[
+  Ingest a request's events in one round trip: backpressure check, dedup check-and-set, XADD.
+  Atomic, so two concurrent copies of an event can never both be queued, and a full queue
+  queues nothing of a request.
+
+  KEYS[1]          the raw stream (e.g. "events:raw")
+  KEYS[2i], KEYS[2i+1]  for event i (1-based): its content dedup key, its event_id dedup key
+
+  ARGV[1]  max depth: refuse when the stream's unconsumed depth is at or above it
+  ARGV[2]  dedup window in seconds
+  ARGV[3]  stream schema version
+  ARGV[4]  ingest time (ISO 8601)
+  ARGV[5]  batch id
+  ARGV[6 + 3(i-1) ...]  for event i: event_id, event JSON, traceparent
+
+  Returns { "FULL", depth } when refused, else { depth_before, r1, r2, ... } where ri is the new
+  stream id, "D:id" (event_id seen in the window) or "D:content" (same platform/author/content).
+  With no events it only reports the depth.
+]]
+
+local stream = KEYS[1]
+local max_depth = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local n = (#KEYS - 1) / 2
+
+-- Unconsumed depth: the largest consumer-group lag, or the length when there is no group (or a
+-- group's lag is unknown, which Redis reports after deletions). Entries are never trimmed here.
+local function depth()
+  local len = redis.call('XLEN', stream)
+  if len == 0 then return 0 end
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
+  if not ok or #groups == 0 then return len end
+  local worst = 0
+  for _, g in ipairs(groups) do
+    local lag = nil
+    for j = 1, #g, 2 do
+      if g[j] == 'lag' then lag = g[j + 1] end
+    end
+    if lag == nil or lag == false then return len end
+    if lag > worst then worst = lag end
+  end
+  return worst
+end
+
+local d = depth()
+if n == 0 then return { d } end
+if d >= max_depth then return { 'FULL', d } end
+
+local out = { d }
+for i = 1, n do
+  local content_key = KEYS[2 * i]
+  local id_key = KEYS[2 * i + 1]
+  local base = 6 + 3 * (i - 1)
+  local event_id = ARGV[base]
+  if redis.call('EXISTS', id_key) == 1 then
+    out[#out + 1] = 'D:id'
+  elseif redis.call('EXISTS', content_key) == 1 then
+    out[#out + 1] = 'D:content'
+  else
+    local id = redis.call('XADD', stream, '*',
+      'v', ARGV[3], 'event_id', event_id, 'event', ARGV[base + 1],
+      'ingested_at', ARGV[4], 'batch_id', ARGV[5], 'traceparent', ARGV[base + 2])
+    redis.call('SET', id_key, id, 'EX', window)
+    redis.call('SET', content_key, id, 'EX', window)
+    out[#out + 1] = id
+  end
+end
+return out

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { createProducerRedis, type Redis } from '../common/redis.js';
+import type { Logger } from '../common/logger.js';
+import { streamNames } from '../models/index.js';
+import { buildIngestApp } from './app.js';
+
+export interface IngestServerConfig {
+  redisUrl: string;
+  prefix: string;
+  host: string;
+  port: number;
+  apiKeys: string[];
+  maxQueueDepth: number;
+  dedupWindowS: number;
+  maxBatchSize: number;
+  bodyLimitBytes: number;
+}
+
+export interface RunningIngest {
+  app: FastifyInstance;
+  redis: Redis;
+  url: string;
+  /** Stops intake, lets in-flight requests finish, then closes Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts `serve-ingest`: the HTTP app on host:port, writing to `<prefix>events:raw`. */
+export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
+  const redis = createProducerRedis(cfg.redisUrl);
+  let lastRedisError = '';
+  redis.on('error', (err) => {
+    // ioredis reports every failed reconnect; log each distinct problem once.
+    if (err.message !== lastRedisError) log.warn({ err }, 'redis connection problem; ingest answers 503 until it is back');
+    lastRedisError = err.message;
+  });
+  redis.on('ready', () => {
+    if (lastRedisError) log.info('redis connection restored');
+    lastRedisError = '';
+  });
+  const stream = streamNames(cfg.prefix).raw;
+  const app = await buildIngestApp({
+    redis,
+    stream,
+    prefix: cfg.prefix,
+    apiKeys: cfg.apiKeys,
+    maxQueueDepth: cfg.maxQueueDepth,
+    dedupWindowS: cfg.dedupWindowS,
+    maxBatchSize: cfg.maxBatchSize,
+    bodyLimitBytes: cfg.bodyLimitBytes,
+    log,
+  });
+  const url = await app.listen({ host: cfg.host, port: cfg.port });
+  if (cfg.apiKeys.length === 0) log.warn('RISKPIPE_API_KEYS is not set: the ingest API accepts requests without an API key');
+  log.info({ url, stream, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS }, 'serve-ingest listening');
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    redis,
+    url,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
+    },
+  };
+}

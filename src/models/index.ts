@@ -1,0 +1,4 @@
+export * from './event.js';
+export * from './risk.js';
+export * from './stream.js';
+export * from './ingest.js';

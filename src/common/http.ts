@@ -53,20 +53,37 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
  * API-key check: the `api-key` header or `Authorization: Bearer <key>`, compared in constant time
  * against every configured key. With no keys configured authentication is off.
  */
-export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
-  return async (req) => {
-    if (digests.length === 0) return;
+  // A callback hook rather than an async one: it runs on every request and needs no promise.
+  return (req, _reply, done) => {
+    if (digests.length === 0) return done();
     let presented = req.headers['api-key'];
     if (Array.isArray(presented)) presented = presented[0];
     if (!presented) {
       const auth = req.headers.authorization;
       if (auth && /^bearer\s+/i.test(auth)) presented = auth.replace(/^bearer\s+/i, '').trim();
     }
-    if (!presented) throw new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Missing API key: send the api-key header or Authorization: Bearer <key>');
+    if (!presented) return done(new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Missing API key: send the api-key header or Authorization: Bearer <key>'));
     const d = createHash('sha256').update(presented).digest();
     let ok = false;
     for (const k of digests) ok = timingSafeEqual(d, k) || ok;
-    if (!ok) throw new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Invalid API key');
+    done(ok ? undefined : new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Invalid API key'));
   };
+}
+
+/**
+ * Keep-alive connections whose request was in flight when close() began would hold close() open
+ * until they time out: answer those requests with `Connection: close` so the socket ends with them.
+ */
+export function closeConnectionsOnShutdown(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
 }

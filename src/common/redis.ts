@@ -13,6 +13,8 @@ export function createProducerRedis(url: string, extra: RedisOptions = {}): Redi
     maxRetriesPerRequest: 0,
     lazyConnect: false,
     connectTimeout: 2_000,
+    // Commands issued in the same tick (concurrent requests) go out in one write: fewer syscalls.
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(50 * times, 1_000),
     ...extra,
   });

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
-import { installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { traceparentFor } from '../common/trace.js';
 import { parseEvent, type BatchItemResult, type BatchResponse, type Event, type FieldError, type IngestResponse } from '../models/index.js';
@@ -44,7 +44,7 @@ interface Checked {
 function rejectionReason(errors: FieldError[]): string {
   const first = errors[0];
   if (!first) return 'invalid';
-  if (first.message.startsWith('Missing required fields')) return 'missing_fields';
+  if (first.message === 'Missing required field') return 'missing_fields';
   return `invalid_${(first.path.split('.')[0] || 'body').replace(/[^a-z_]/g, '')}`;
 }
 
@@ -77,6 +77,9 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     forceCloseConnections: 'idle',
   });
   installErrorHandling(app, log);
+  closeConnectionsOnShutdown(app);
+  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
+  app.removeContentTypeParser(['text/plain']);
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.
   app.setValidatorCompiler(() => () => true);
   await app.register(swagger, { openapi: openApiInfo });
@@ -143,7 +146,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     return {
       queue_depth: depth,
       max_queue_depth: queue.maxQueueDepth,
-      queue_capacity_percent: depth === null ? null : Math.round((depth / queue.maxQueueDepth) * 10000) / 100,
+      queue_capacity_percent: depth === null ? null : Math.round((depth / queue.maxQueueDepth) * 1_000_000) / 10_000,
       dedup_window_seconds: queue.dedupWindowS,
       max_batch_size: maxBatchSize,
       stream: opts.stream,
@@ -162,10 +165,21 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // Labelled children are looked up once: prom-client hashes the label object on every call.
+  const receivedBy = new Map<string, ReturnType<typeof metrics.received.labels>>();
+  const received = (e: Event) => {
+    const k = `${e.platform}|${e.event_type}`;
+    let c = receivedBy.get(k);
+    if (!c) receivedBy.set(k, (c = metrics.received.labels({ platform: e.platform, event_type: e.event_type })));
+    return c;
+  };
+  const latencyIngest = metrics.latency.labels({ endpoint: 'ingest' });
+  const latencyBatch = metrics.latency.labels({ endpoint: 'ingest_batch' });
+
   const countOutcomes = (events: Event[], outcomes: Awaited<ReturnType<typeof enqueue>>) => {
     let q = 0;
     outcomes.forEach((o, i) => {
-      metrics.received.inc({ platform: events[i].platform, event_type: events[i].event_type });
+      received(events[i]).inc();
       if (o.status === 'queued') q++;
       else metrics.duplicates.inc({ match: o.duplicateOf });
     });
@@ -182,7 +196,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     const [outcome] = await enqueue([{ index: 0, event: parsed.event, eventId: parsed.event.event_id }], randomUUID(), req.headers.traceparent);
     countOutcomes([parsed.event], [outcome]);
     const ms = performance.now() - started;
-    metrics.latency.observe({ endpoint: 'ingest' }, ms / 1000);
+    latencyIngest.observe(ms / 1000);
     return outcome.status === 'queued'
       ? { event_id: parsed.event.event_id, status: 'queued', stream_id: outcome.streamId, ingestion_time_ms: round(ms) }
       : { event_id: parsed.event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
@@ -238,7 +252,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
       return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
     });
     const ms = performance.now() - started;
-    metrics.latency.observe({ endpoint: 'ingest_batch' }, ms / 1000);
+    latencyBatch.observe(ms / 1000);
     return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
   });
 

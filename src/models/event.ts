@@ -148,11 +148,13 @@ export function parseEvent(input: unknown, now: () => Date = () => new Date()): 
   const obj = input as Record<string, unknown>;
   const missing = REQUIRED_EVENT_FIELDS.filter((f) => obj[f] === undefined || obj[f] === null);
   const errors: FieldError[] = [];
-  if (missing.length > 0) errors.push({ path: missing.join(','), message: `Missing required fields: [${missing.join(', ')}]` });
+  for (const f of missing) errors.push({ path: f, message: 'Missing required field' });
   for (const issue of res.error.issues) {
     const path = issue.path.map(String).join('.');
     if (missing.includes(path as (typeof REQUIRED_EVENT_FIELDS)[number])) continue;
     errors.push({ path, message: issue.message });
   }
-  return { ok: false, detail: errors.map((e) => e.message).join('; '), errors };
+  const others = errors.filter((e) => !missing.includes(e.path as (typeof REQUIRED_EVENT_FIELDS)[number])).map((e) => `${e.path}: ${e.message}`);
+  const detail = [missing.length > 0 ? `Missing required fields: [${missing.join(', ')}]` : '', ...others].filter(Boolean).join('; ');
+  return { ok: false, detail, errors };
 }

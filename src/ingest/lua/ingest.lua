@@ -13,9 +13,10 @@
   ARGV[5]  batch id
   ARGV[6 + 3(i-1) ...]  for event i: event_id, event JSON, traceparent
 
-  Returns { "FULL", depth } when refused, else { depth_before, r1, r2, ... } where ri is the new
-  stream id, "D:id" (event_id seen in the window) or "D:content" (same platform/author/content).
-  With no events it only reports the depth.
+  Returns { "FULL", depth } when refused, else { depth_bound, r1, r2, ... } where ri is the new
+  stream id, "D:id" (event_id seen in the window) or "D:content" (same platform/author/content),
+  and depth_bound is the stream length (an upper bound of the depth). With no events it only
+  reports the exact depth.
 ]]
 
 local stream = KEYS[1]
@@ -25,9 +26,11 @@ local n = (#KEYS - 1) / 2
 
 -- Unconsumed depth: the largest consumer-group lag, or the length when there is no group (or a
 -- group's lag is unknown, which Redis reports after deletions). Entries are never trimmed here.
-local function depth()
+-- A group's lag never exceeds the stream's length, so while the length is under the limit the
+-- (costlier) XINFO GROUPS is skipped unless the exact depth was asked for.
+local function depth(exact)
   local len = redis.call('XLEN', stream)
-  if len == 0 then return 0 end
+  if len == 0 or (not exact and len < max_depth) then return len end
   local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
   if not ok or #groups == 0 then return len end
   local worst = 0
@@ -42,8 +45,8 @@ local function depth()
   return worst
 end
 
-local d = depth()
-if n == 0 then return { d } end
+if n == 0 then return { depth(true) } end
+local d = depth(false)
 if d >= max_depth then return { 'FULL', d } end
 
 local out = { d }
@@ -51,18 +54,16 @@ for i = 1, n do
   local content_key = KEYS[2 * i]
   local id_key = KEYS[2 * i + 1]
   local base = 6 + 3 * (i - 1)
-  local event_id = ARGV[base]
-  if redis.call('EXISTS', id_key) == 1 then
+  if not redis.call('SET', id_key, '1', 'NX', 'EX', window) then
     out[#out + 1] = 'D:id'
-  elseif redis.call('EXISTS', content_key) == 1 then
+  elseif not redis.call('SET', content_key, '1', 'NX', 'EX', window) then
+    -- Not queued, so the event_id must not count as seen.
+    redis.call('DEL', id_key)
     out[#out + 1] = 'D:content'
   else
-    local id = redis.call('XADD', stream, '*',
-      'v', ARGV[3], 'event_id', event_id, 'event', ARGV[base + 1],
+    out[#out + 1] = redis.call('XADD', stream, '*',
+      'v', ARGV[3], 'event_id', ARGV[base], 'event', ARGV[base + 1],
       'ingested_at', ARGV[4], 'batch_id', ARGV[5], 'traceparent', ARGV[base + 2])
-    redis.call('SET', id_key, id, 'EX', window)
-    redis.call('SET', content_key, id, 'EX', window)
-    out[#out + 1] = id
   end
 end
 return out

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
@@ -83,6 +84,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.
   app.setValidatorCompiler(() => () => true);
   await app.register(swagger, { openapi: openApiInfo });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const redisDown = (err: unknown) => {
     if (err instanceof RiskpipeError) return err;

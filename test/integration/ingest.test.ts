@@ -356,6 +356,9 @@ describe('health, readiness and metrics', () => {
     expect(prom.body).toContain('riskpipe_ingest_queue_depth 2');
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/events/ingest', '/v1/events/ingest-batch', '/health', '/ready']));
+    const ui = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.body).toContain('swagger');
     expect(doc.paths['/v1/events/ingest'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['event_id', 'event_type', 'platform', 'content', 'user_id', 'author_id']),
     );

@@ -60,9 +60,9 @@ describe('contracts', () => {
   });
 
   it('hashes platform:author_id:content for dedup', () => {
-    expect(contentHash({ platform: 'discord', author_id: 'a', content: 'x' })).toBe('34dbda4bd1772f1db7b85982f841d715c085031f951ffe3266b5a3a87be7879e'); // sha256('discord:a:x')
+    expect(contentHash({ platform: 'discord', author_id: 'a', content: 'x' })).toBe(Buffer.from('34dbda4bd1772f1db7b85982f841d715c085031f951ffe3266b5a3a87be7879e', 'hex').toString('base64url')); // sha256('discord:a:x')
     expect(contentHash({ platform: 'discord', author_id: 'a', content: 'x' })).not.toBe(contentHash({ platform: 'slack', author_id: 'a', content: 'x' }));
-    expect(contentHash({ platform: 'discord', author_id: 'a', content: 'x' })).toMatch(/^[0-9a-f]{64}$/);
+    expect(contentHash({ platform: 'discord', author_id: 'a', content: 'x' })).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('makes valid, unique traceparents and continues an incoming trace', () => {

@@ -45,7 +45,13 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
     return reply.code(500).send(errorBody('RP_ERR_INTERNAL', 'Internal error'));
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(errorBody('RP_ERR_NOT_FOUND', `Not found: ${req.method} ${req.url.split('?')[0]}`));
+    const url = req.url.split('?')[0];
+    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((method) => app.hasRoute({ method, url }));
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return reply.code(405).send(errorBody('RP_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} not allowed on ${url} (use ${allowed.join(', ')})`));
+    }
+    return reply.code(404).send(errorBody('RP_ERR_NOT_FOUND', `Not found: ${req.method} ${url}`));
   });
 }
 

@@ -369,6 +369,10 @@ describe('health, readiness and metrics', () => {
     const res = await app.inject({ method: 'GET', url: '/v1/nope' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ code: 'RP_ERR_NOT_FOUND', detail: 'Not found: GET /v1/nope' });
+    const wrongMethod = await app.inject({ method: 'GET', url: '/v1/events/ingest' });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+    expect(wrongMethod.json()).toMatchObject({ code: 'RP_ERR_METHOD_NOT_ALLOWED' });
   });
 });
 
@@ -376,6 +380,8 @@ describe('Redis down and back', () => {
   it('answers 503 at once while Redis is away and recovers by itself', async () => {
     const server = await PrivateRedis.start();
     const redis = createProducerRedis(server.url);
+    const connectionErrors: Error[] = [];
+    redis.on('error', (err) => connectionErrors.push(err)); // expected while the server is down
     await new Promise((r) => redis.once('ready', r));
     const prefix = uniquePrefix('down');
     const app = await buildIngestApp({ redis, stream: `${prefix}events:raw`, prefix, apiKeys: [KEY] });

@@ -38,6 +38,7 @@ export class PrivateRedis {
     const deadline = Date.now() + 5000;
     for (;;) {
       const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {}); // refused while the server is still starting: expected
       try {
         await c.connect();
         await c.ping();

@@ -1,42 +1,87 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
+import { Platform } from '../../models/index.js';
 import { positiveInt, nonNegativeInt, resolveSettings } from '../settings.js';
-import { formatSummary, readInputFile, sendEvents, textEvent, type InputItem } from '../send/send.js';
+import { readInputFile, textEvent, type InputItem } from '../send/input.js';
+import { MAX_BATCH_SIZE, sendEvents } from '../send/send.js';
+import { formatSummary } from '../send/summary.js';
 
 export const sendSettings = {
-  url: { flag: 'url', env: 'RISKPIPE_URL', schema: z.url({ error: 'must be an http(s) URL' }), default: 'http://127.0.0.1:8001' },
+  url: { flag: 'url', env: 'RISKPIPE_URL', schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }), default: 'http://127.0.0.1:8001' },
   apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().optional() },
-  batchSize: { flag: 'batchSize', schema: positiveInt(500), default: 200 },
+  // Larger values are capped rather than refused: the server's limit is what matters.
+  batchSize: { flag: 'batchSize', schema: positiveInt().transform((n) => Math.min(n, MAX_BATCH_SIZE)), default: 200 },
   concurrency: { flag: 'concurrency', schema: positiveInt(64), default: 4 },
   maxRetries: { flag: 'maxRetries', schema: nonNegativeInt(100), default: 8 },
+  // The event model's own schema: case-insensitive, and its error lists the allowed platforms.
+  platform: { flag: 'platform', schema: Platform, default: 'web_chat' },
+  author: { flag: 'author', schema: z.string().trim().min(1, { error: 'must not be empty' }), default: 'cli-user' },
 };
 
-/** `riskpipe send`: exit 0 when everything was queued or a duplicate, 1 when anything was rejected or not sent. */
+/**
+ * `riskpipe send`: exit 0 when every event was queued or a duplicate, 1 when anything was rejected
+ * or not sent, 2 (via the error boundary) for bad input.
+ */
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(sendSettings, flags, env);
   const file = flags.file as string | undefined;
   const text = flags.text as string | undefined;
-  if (!file && text === undefined) throw new RiskpipeError('RP_ERR_CLI_INPUT', 'nothing to send: give --file <path|-> or --text "..."');
-  if (file && text !== undefined) throw new RiskpipeError('RP_ERR_CLI_INPUT', 'give either --file or --text, not both');
+  if (file === undefined && text === undefined) throw new RiskpipeError('RP_ERR_CLI_INPUT', 'nothing to send: give --file <path|-> or --text "..."');
+  if (file !== undefined && text !== undefined) throw new RiskpipeError('RP_ERR_CLI_INPUT', 'give either --file or --text, not both');
+  if (text !== undefined && text.trim() === '') throw new RiskpipeError('RP_ERR_CLI_INPUT', '--text is empty');
+  if (text === undefined && (flags.platform !== undefined || flags.author !== undefined)) {
+    throw new RiskpipeError('RP_ERR_CLI_INPUT', '--platform and --author apply to --text only (events from --file carry their own)');
+  }
+
   const items: InputItem[] =
     text !== undefined
-      ? [{ line: 1, event: textEvent(text, { platform: flags.platform as string | undefined, author: flags.author as string | undefined }) }]
-      : readInputFile(file!, () => readFileSync(0, 'utf8'));
-  if (items.length === 0) throw new RiskpipeError('RP_ERR_CLI_INPUT', `${file}: no events in the input`);
+      ? [{ line: 1, at: '--text', event: textEvent(text, { platform: cfg.platform, author: cfg.author }) }]
+      : await readInputFile(file!, readStdin);
+  if (items.length === 0) throw new RiskpipeError('RP_ERR_CLI_INPUT', `${file === '-' ? 'stdin' : file}: no events in the input`);
 
-  const showProgress = flags.progress !== false && !flags.json && process.stderr.isTTY === true;
-  const summary = await sendEvents(items, {
-    ...cfg,
-    onProgress: showProgress ? (done, total) => process.stderr.write(`\r${bar(done, total)}`) : undefined,
-  });
-  if (showProgress) process.stderr.write('\n');
-  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`${formatSummary(summary)}\n`);
-  if (summary.rejected > 0 || summary.failed > 0) process.exitCode = 1;
+  // First Ctrl-C: stop starting batches and print what happened; a second one kills as usual.
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const progress = flags.progress !== false && process.stderr.isTTY === true ? progressBar() : undefined;
+  try {
+    const summary = await sendEvents(items, { ...cfg, signal: controller.signal, onProgress: progress?.update });
+    progress?.clear();
+    if (summary.fatal) process.stderr.write(`riskpipe: ${summary.fatal}\n`);
+    process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+    if (summary.rejected > 0 || summary.failed > 0) process.exitCode = 1;
+  } finally {
+    progress?.clear();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
 }
 
-function bar(done: number, total: number, width = 30): string {
-  const filled = Math.round((done / Math.max(total, 1)) * width);
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('reading events from stdin, one JSON object per line; end with Ctrl-D\n');
+  // Async on purpose: readFileSync(0) fails with EAGAIN when stdin is a non-blocking pipe.
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A one-line bar on stderr, redrawn at most every 100 ms so a fast local server does not flood the terminal. */
+function progressBar(widthChars = 30, redrawMs = 100) {
+  let lastDrawMs = 0;
+  let drawn = false;
+  return {
+    update(done: number, total: number) {
+      const nowMs = Date.now();
+      if (done < total && nowMs - lastDrawMs < redrawMs) return;
+      lastDrawMs = nowMs;
+      const filled = Math.round((done / Math.max(total, 1)) * widthChars);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(widthChars - filled)}] ${done}/${total}`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn) process.stderr.write('\r\x1b[K');
+      drawn = false;
+    },
+  };
 }

@@ -1,243 +1,251 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { RiskpipeError } from '../../common/errors.js';
+import type { BatchItemResult, FieldError } from '../../models/index.js';
+import { NOT_JSON, type InputItem } from './input.js';
+import { summarize, type SendSummary, type Tally } from './summary.js';
 
-/** One event read from the input, with where it came from (for error reports). */
-export interface InputItem {
-  /** 1-based line number (JSON Lines) or array index + 1 (JSON array). */
-  line: number;
-  event?: unknown;
-  /** Set when the line could not even be read as JSON. */
-  parseError?: string;
-}
+export { parseInput, parseJsonLines, readInputFile, textEvent, NOT_JSON, type InputItem } from './input.js';
+export { formatSummary, type SendSummary, type RejectionGroup, type Rejection } from './summary.js';
+
+/** serve-ingest's default (and usual) most events per batch request. */
+export const MAX_BATCH_SIZE = 500;
 
 export interface SendOptions {
   /** Base URL of serve-ingest, e.g. http://127.0.0.1:8001. */
   url: string;
+  /** Sent as the `api-key` header. Default none. */
   apiKey?: string;
-  /** Events per batch request. Default 200 (the server allows 500). */
+  /** Events per batch request. Default 200; capped at 500, the server's default maximum. */
   batchSize?: number;
   /** Batch requests in flight at once. Default 4. */
   concurrency?: number;
-  /** Retries of a request answered 503 or not answered at all. Default 8. */
+  /** Retries of a request answered 503/502/504/429 or not answered at all. Default 8. */
   maxRetries?: number;
-  /** First backoff; doubles each retry, capped at 10 s. A Retry-After header wins. Default 250 ms. */
+  /** First backoff; doubles each retry up to maxBackoffMs, with jitter. Default 250 ms. */
   initialBackoffMs?: number;
-  /** Called after each finished batch with the running totals. */
+  /** Default 10000 ms. A longer Retry-After from the server still wins (up to 60 s). */
+  maxBackoffMs?: number;
+  /** One request's time limit; a timed-out request is retried. Default 30000 ms. */
+  requestTimeoutMs?: number;
+  /** Aborting stops new batches and retry waits; requests in flight finish. Unsent events count as failed. */
+  signal?: AbortSignal;
+  /** Called after each finished batch with the number of events dealt with so far. */
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface Rejection {
-  line: number;
-  event_id: string | null;
-  error: string;
+/** Why a batch was not (fully) delivered; `answered` counts its events that did get an answer before. */
+class SendError extends Error {
+  answered = 0;
+}
+/** A 401 or another answer that every other batch would get too: stops the whole run. */
+class FatalSendError extends SendError {}
+/** This batch could not be delivered (retries exhausted, a 500); other batches go on. */
+class BatchFailedError extends SendError {}
+
+type PostAnswer = { kind: 'results'; results: BatchItemResult[] } | { kind: 'too_large'; detail: string };
+
+interface ErrorAnswer {
+  detail?: string;
+  code?: string;
 }
 
-export interface SendSummary {
-  total: number;
-  queued: number;
-  duplicates: number;
-  rejected: number;
-  /** Events that could not be delivered (retries exhausted, or a fatal HTTP answer). */
-  failed: number;
-  /** Requests retried after 503 or a connection failure. */
-  retries: number;
-  /** Rejections grouped by error message, most frequent first. */
-  rejection_reasons: { error: string; count: number; examples: { line: number; event_id: string | null }[] }[];
-  rejections: Rejection[];
-  failures: string[];
-  elapsed_ms: number;
-}
-
-/** Reads events from JSON Lines or a JSON array (`[...]` or `{"events": [...]}`). */
-export function parseInput(text: string, source: string): InputItem[] {
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('[') || (trimmed.startsWith('{') && /^\{\s*"events"\s*:/.test(trimmed))) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      // Could still be JSON Lines whose first object starts with "events"; fall through if so.
-      if (trimmed.startsWith('[')) throw new RiskpipeError('RP_ERR_CLI_INPUT', `${source}: not valid JSON: ${(err as Error).message}`);
-      doc = undefined;
-    }
-    if (doc !== undefined) {
-      const arr = Array.isArray(doc) ? doc : (doc as { events?: unknown }).events;
-      if (!Array.isArray(arr)) throw new RiskpipeError('RP_ERR_CLI_INPUT', `${source}: expected a JSON array of events or {"events": [...]}`);
-      return arr.map((event, i) => ({ line: i + 1, event }));
-    }
-  }
-  const items: InputItem[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '') return;
-    try {
-      items.push({ line: i + 1, event: JSON.parse(line) });
-    } catch (err) {
-      items.push({ line: i + 1, parseError: `line ${i + 1} is not valid JSON: ${(err as Error).message}` });
-    }
-  });
-  return items;
-}
-
-export function readInputFile(path: string, stdin: () => string): InputItem[] {
-  if (path === '-') return parseInput(stdin(), 'stdin');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new RiskpipeError('RP_ERR_CLI_INPUT', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  return parseInput(text, path);
-}
-
-/** One quick message with generated ids, for `send --text`. */
-export function textEvent(text: string, opts: { platform?: string; author?: string; channel?: string } = {}): Record<string, unknown> {
-  const author = opts.author ?? 'cli-user';
-  return {
-    event_id: `cli-${randomUUID()}`,
-    event_type: 'message_created',
-    platform: opts.platform ?? 'web_chat',
-    channel_id: opts.channel ?? 'cli',
-    user_id: author,
-    author_id: author,
-    content: text,
-    created_at: new Date().toISOString(),
-  };
-}
-
-class FatalHttpError extends Error {}
-
-interface BatchResultLine {
-  index: number;
-  event_id: string | null;
-  status: 'queued' | 'duplicate' | 'rejected';
-  error?: string;
-}
+/** Answers worth retrying: the server is overloaded or away, not the request wrong. */
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 60_000;
+const NOT_SENT_AFTER_FATAL = 'not sent after the error above';
+const NOT_SENT_INTERRUPTED = 'not sent: interrupted';
 
 /**
- * Sends events to serve-ingest in batches with bounded concurrency. 503 answers (queue full,
- * Redis away) and connection failures are retried with exponential backoff; 401 stops everything.
- * Never throws for per-event problems: they are counted in the summary.
+ * Sends events to serve-ingest (`POST /v1/events/ingest-batch`) in batches, `concurrency` requests
+ * at a time. Overload answers and connection failures are retried with exponential backoff,
+ * never sooner than the server's Retry-After; a 401 stops everything; a 413 splits the batch (a
+ * server configured with a smaller batch or body limit). Per-event problems never throw: they
+ * are counted in the summary. A retried request whose first attempt did reach Redis shows up as
+ * duplicates, which is the ingest API's at-least-once contract working as meant.
  */
 export async function sendEvents(items: InputItem[], opts: SendOptions): Promise<SendSummary> {
-  const started = performance.now();
-  const batchSize = Math.min(opts.batchSize ?? 200, 500);
-  const concurrency = opts.concurrency ?? 4;
-  const maxRetries = opts.maxRetries ?? 8;
+  const startedMs = performance.now();
+  const batchSize = Math.max(1, Math.min(opts.batchSize ?? 200, MAX_BATCH_SIZE));
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const maxRetries = Math.max(0, opts.maxRetries ?? 8);
   const initialBackoffMs = opts.initialBackoffMs ?? 250;
+  const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   const endpoint = `${opts.url.replace(/\/+$/, '')}/v1/events/ingest-batch`;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (opts.apiKey) headers['api-key'] = opts.apiKey;
 
-  const summary: SendSummary = {
-    total: items.length, queued: 0, duplicates: 0, rejected: 0, failed: 0, retries: 0,
-    rejection_reasons: [], rejections: [], failures: [], elapsed_ms: 0,
-  };
+  const tally: Tally = { total: items.length, sent: 0, queued: 0, duplicates: 0, failed: 0, batches: 0, rejections: [], retryCauses: new Map(), failures: new Map(), fatal: null, interrupted: false };
   for (const it of items) {
-    if (it.parseError) {
-      summary.rejected++;
-      summary.rejections.push({ line: it.line, event_id: null, error: it.parseError.replace(/^line \d+ is /, '') });
-    }
+    if (it.parseError !== undefined) tally.rejections.push({ line: it.line, at: it.at, event_id: null, error: NOT_JSON, detail: it.parseError });
   }
-  const sendable = items.filter((it) => !it.parseError);
+  const sendable = items.filter((it) => it.parseError === undefined);
   const batches: InputItem[][] = [];
   for (let i = 0; i < sendable.length; i += batchSize) batches.push(sendable.slice(i, i + batchSize));
 
-  let done = summary.rejected;
-  let answered = 0; // events in batches the server answered
-  let fatal: Error | undefined;
+  let done = tally.rejections.length;
+  const stopped = () => tally.fatal !== null || opts.signal?.aborted === true;
 
-  const postBatch = async (batch: InputItem[]): Promise<BatchResultLine[]> => {
+  /** One POST, retried while the answer says "later"; returns the per-event results or a 413. */
+  const post = async (batch: InputItem[]): Promise<PostAnswer> => {
     const body = JSON.stringify({ events: batch.map((b) => b.event) });
     for (let attempt = 0; ; attempt++) {
+      let cause: string;
+      let retryAfter: number | undefined;
       let res: Response | undefined;
-      let problem: string;
       try {
-        res = await fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
+        res = await fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
       } catch (err) {
-        problem = `cannot reach ${opts.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
+        cause = connectionProblem(err);
       }
       if (res) {
-        if (res.status === 200) return ((await res.json()) as { results: BatchResultLine[] }).results;
-        const payload = (await res.json().catch(() => ({}))) as { detail?: string };
-        if (res.status === 401) throw new FatalHttpError(`API key rejected (${payload.detail ?? 'unauthorized'}): set --api-key or RISKPIPE_API_KEY`);
-        if (res.status !== 503) throw new FatalHttpError(`${endpoint} answered ${res.status}: ${payload.detail ?? res.statusText}`);
-        problem = `${res.status}: ${payload.detail ?? 'service unavailable'}`;
-        const retryAfterS = Number(res.headers.get('retry-after'));
-        if (attempt < maxRetries) {
-          summary.retries++;
-          await sleep(Number.isFinite(retryAfterS) && retryAfterS > 0 ? Math.min(retryAfterS * 1000, 30_000) : backoff(attempt, initialBackoffMs));
-          continue;
+        if (res.ok) return { kind: 'results', results: await readResults(res, endpoint) };
+        const answer = await readError(res);
+        const detail = answer.detail ?? res.statusText;
+        if (res.status === 401) throw new FatalSendError(`API key rejected: set --api-key or RISKPIPE_API_KEY (server said: ${detail})`);
+        if (res.status === 413) return { kind: 'too_large', detail };
+        if (!RETRY_STATUSES.has(res.status)) {
+          const msg = `${endpoint} answered ${res.status}: ${detail}`;
+          // A 500 is this batch's problem; any other 4xx (wrong URL, proxy refusing JSON) would hit every batch.
+          throw res.status >= 500 ? new BatchFailedError(msg) : new FatalSendError(msg);
         }
-      } else if (attempt < maxRetries) {
-        summary.retries++;
-        await sleep(backoff(attempt, initialBackoffMs));
-        continue;
+        cause = `${res.status}${answer.code ? ` ${answer.code}` : ''}`;
+        retryAfter = retryAfterMs(res.headers.get('retry-after'));
       }
-      throw new Error(`gave up after ${maxRetries + 1} attempts: ${problem!}`);
+      if (stopped()) throw new BatchFailedError(tally.fatal !== null ? NOT_SENT_AFTER_FATAL : `interrupted while retrying: ${describeCause(cause!, opts.url)}`);
+      if (attempt >= maxRetries) {
+        throw new BatchFailedError(`gave up after ${attempt + 1} attempt${attempt === 0 ? '' : 's'}: ${describeCause(cause!, opts.url)}`);
+      }
+      tally.retryCauses.set(cause!, (tally.retryCauses.get(cause!) ?? 0) + 1);
+      const waitMs = Math.max(Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS), backoffMs(attempt, initialBackoffMs, maxBackoffMs));
+      await sleep(waitMs, opts.signal);
     }
+  };
+
+  /**
+   * Sends one batch, halving it on 413 until it fits; an event too large on its own is rejected.
+   * Returns how many of its events got an answer (the rest count as failed).
+   */
+  const sendBatch = async (batch: InputItem[]): Promise<number> => {
+    if (stopped()) throw tally.fatal !== null ? new BatchFailedError(NOT_SENT_AFTER_FATAL) : new BatchFailedError(NOT_SENT_INTERRUPTED);
+    tally.batches++;
+    const answer = await post(batch);
+    if (answer.kind === 'too_large') {
+      if (batch.length === 1) {
+        const it = batch[0];
+        tally.rejections.push({ line: it.line, at: it.at, event_id: eventIdOf(it.event), error: answer.detail });
+        return 1;
+      }
+      const half = Math.ceil(batch.length / 2);
+      const first = await sendBatch(batch.slice(0, half));
+      try {
+        return first + (await sendBatch(batch.slice(half)));
+      } catch (err) {
+        if (err instanceof SendError) err.answered += first;
+        throw err;
+      }
+    }
+    answer.results.forEach((r, i) => {
+      const it = batch[typeof r.index === 'number' ? r.index : i];
+      if (r.status === 'queued') tally.queued++;
+      else if (r.status === 'duplicate') tally.duplicates++;
+      else tally.rejections.push({ line: it.line, at: it.at, event_id: r.event_id ?? eventIdOf(it.event), error: r.error ?? 'rejected', errors: r.errors });
+    });
+    return batch.length;
   };
 
   let next = 0;
   const worker = async () => {
-    while (!fatal && next < batches.length) {
+    while (!stopped() && next < batches.length) {
       const batch = batches[next++];
+      let answered = 0;
       try {
-        const results = await postBatch(batch);
-        answered += batch.length;
-        results.forEach((r, i) => {
-          const item = batch[r.index ?? i];
-          if (r.status === 'queued') summary.queued++;
-          else if (r.status === 'duplicate') summary.duplicates++;
-          else {
-            summary.rejected++;
-            summary.rejections.push({ line: item.line, event_id: r.event_id, error: r.error ?? 'rejected' });
-          }
-        });
+        answered = await sendBatch(batch);
       } catch (err) {
-        if (err instanceof FatalHttpError) fatal = err;
-        summary.failures.push((err as Error).message);
+        const e = err instanceof SendError ? err : new BatchFailedError(`${endpoint}: ${(err as Error).message}`);
+        if (e instanceof FatalSendError) tally.fatal ??= e.message;
+        // A batch split after a 413 may have failed half-way: its first half did get answers.
+        answered = e.answered;
+        const msg = e.message;
+        tally.failures.set(msg, (tally.failures.get(msg) ?? 0) + 1);
       }
+      tally.sent += answered;
+      tally.failed += batch.length - answered;
       done += batch.length;
       opts.onProgress?.(done, items.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(batches.length, 1)) }, worker));
-  // Failed: every event not answered, including batches never started after a fatal answer.
-  summary.failed = sendable.length - answered;
 
-  const groups = new Map<string, { error: string; count: number; examples: { line: number; event_id: string | null }[] }>();
-  for (const r of summary.rejections.sort((a, b) => a.line - b.line)) {
-    const g = groups.get(r.error) ?? { error: r.error, count: 0, examples: [] };
-    g.count++;
-    if (g.examples.length < 3) g.examples.push({ line: r.line, event_id: r.event_id });
-    groups.set(r.error, g);
+  const unsent = batches.slice(next).reduce((n, b) => n + b.length, 0);
+  if (unsent > 0) {
+    tally.failed += unsent;
+    const why = tally.fatal !== null ? NOT_SENT_AFTER_FATAL : NOT_SENT_INTERRUPTED;
+    tally.failures.set(why, (tally.failures.get(why) ?? 0) + batches.length - next);
   }
-  summary.rejection_reasons = [...groups.values()].sort((a, b) => b.count - a.count);
-  summary.failures = [...new Set(summary.failures)];
-  summary.elapsed_ms = Math.round(performance.now() - started);
-  return summary;
+  tally.interrupted = opts.signal?.aborted === true;
+  return summarize(tally, Math.round(performance.now() - startedMs));
 }
 
-function backoff(attempt: number, initialMs: number): number {
-  return Math.min(initialMs * 2 ** attempt, 10_000) * (0.75 + Math.random() * 0.5);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The summary as a person reads it. */
-export function formatSummary(s: SendSummary): string {
-  const lines = [
-    `sent ${s.total} events in ${(s.elapsed_ms / 1000).toFixed(1)}s: ${s.queued} queued, ${s.duplicates} duplicates, ${s.rejected} rejected, ${s.failed} failed` +
-      (s.retries > 0 ? ` (${s.retries} retries after 503 or connection errors)` : ''),
-  ];
-  for (const r of s.rejection_reasons) {
-    const ex = r.examples.map((e) => `line ${e.line}${e.event_id ? ` (${e.event_id})` : ''}`).join(', ');
-    lines.push(`  rejected ×${r.count}: ${r.error} — ${ex}${r.count > r.examples.length ? ', …' : ''}`);
+async function readResults(res: Response, endpoint: string): Promise<BatchItemResult[]> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { results?: BatchItemResult[] };
+    if (Array.isArray(body.results)) return body.results;
+  } catch {
+    /* reported below */
   }
-  for (const f of s.failures) lines.push(`  failed: ${f}`);
-  return lines.join('\n');
+  throw new BatchFailedError(`${endpoint} answered ${res.status} but not like serve-ingest (no "results" array): is --url right?`);
+}
+
+async function readError(res: Response): Promise<ErrorAnswer> {
+  try {
+    const body = (await res.json()) as ErrorAnswer & { errors?: FieldError[] };
+    return body && typeof body === 'object' ? body : {};
+  } catch {
+    return {};
+  }
+}
+
+function eventIdOf(event: unknown): string | null {
+  const id = event && typeof event === 'object' ? (event as { event_id?: unknown }).event_id : undefined;
+  return typeof id === 'string' ? id : null;
+}
+
+/** A short, groupable cause for a request that got no answer: "timeout", "ECONNREFUSED", … */
+function connectionProblem(err: unknown): string {
+  const e = err as Error & { cause?: Error & { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timeout';
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+function describeCause(cause: string, url: string): string {
+  if (/^\d{3}\b/.test(cause)) return `server answered ${cause}`;
+  if (cause === 'timeout') return `no answer from ${url} in time`;
+  return `cannot reach ${url} (${cause})`;
+}
+
+/** Retry-After in ms: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null | undefined, nowMs = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const s = header.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const at = Date.parse(s);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** Exponential backoff with ±25% jitter, so that concurrent batches do not retry in lockstep. */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
+  return Math.min(initialMs * 2 ** attempt, maxMs) * (0.75 + random() * 0.5);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

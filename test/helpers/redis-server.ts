@@ -55,7 +55,7 @@ export class PrivateRedis {
   /** Kills the server abruptly (SIGKILL), as a crash or network loss would look to clients. */
   async stop(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGKILL');

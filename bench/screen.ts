@@ -1,0 +1,317 @@
+/**
+ * bench:screen — events/s through `screen-worker` (Redis in, Redis out) next to the raw
+ * throughput of its embedder in the same run (the limit the pipeline can approach).
+ *
+ *   npm run bench:screen [-- --events 20000 --onnx-events 2000 --rounds 3 --batch-size 64 --concurrency 2 --embedders hash,onnx]
+ *
+ * For each embedder: a prefixed events:raw is pre-filled with realistic, varied messages, one
+ * ScreenWorker (the real Screener, composed as `riskpipe screen-worker` composes it) runs until
+ * every entry is routed, and the wall time is measured; raw inference is measured right before
+ * and after each of `--rounds` runs and medians are reported (other load on a small machine
+ * moves ONNX throughput by ±30% from one minute to the next). The ONNX row uses an e5-small-v2-shaped model with random weights made by
+ * scripts/make-tiny-model.ts (skipped with a note when that script is absent).
+ *
+ * Aims (issue): pipeline >= 0.85x raw inference with ONNX; >= 20000 events/s per worker with
+ * the hash embedder.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createConsumerRedis } from '../src/common/redis.js';
+import { traceparentFor } from '../src/common/trace.js';
+import { STREAM_SCHEMA_VERSION, streamNames, type Event } from '../src/models/index.js';
+import { createEmbedder } from '../src/screen/embed/index.js';
+import type { Embedder } from '../src/screen/types.js';
+import { ScreenWorker, type ScreenFn } from '../src/screen/worker.js';
+import { loadScreener } from '../src/cli/commands/screen.js';
+import { silentLogger } from '../src/common/logger.js';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    'onnx-events': { type: 'string', default: '2000' },
+    'batch-size': { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '2' },
+    embedders: { type: 'string', default: 'hash,onnx' },
+    rounds: { type: 'string', default: '3' },
+    'model-dir': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const batchSize = Number(args['batch-size']);
+const concurrency = Number(args.concurrency);
+const rounds = Number(args.rounds);
+
+// Realistic, varied chat: mostly benign, some spam, toxicity, harassment, threats, self-harm.
+const BENIGN = [
+  'anyone up for ranked tonight?',
+  'gg that last round was close',
+  'check the pinned message for the schedule',
+  'lol my connection died again',
+  'does anyone know when the patch drops',
+  'thanks for the help earlier, it worked',
+  'what time is the stream tomorrow',
+  'I think the new map is way better than the old one',
+  'can someone review my PR when they have a minute',
+  'happy birthday {name}!! hope you have a great day',
+  'the build is green again, nice work everyone',
+  'brb grabbing food',
+  'has anyone tried the new update on mac?',
+  'that boss fight took us like 40 tries',
+  'welcome to the server {name}, read the rules channel first',
+];
+const SPAM = [
+  'FREE NITRO here: discord-gift.example/claim?id={n}',
+  'Earn $500/day from home!!! DM me now http://bit.ly/{n}',
+  'click here for free followers www.cheap-follows.example/{n}',
+  'CRYPTO GIVEAWAY send 0.1 ETH get 1 ETH back!!! limited time',
+];
+const TOXIC = [
+  'you are such an idiot, {name}',
+  'shut up nobody asked you, loser',
+  'this team is full of absolute morons',
+  'what a stupid take, uninstall the game',
+];
+const HARASS = ['@{name} everyone knows you are pathetic, just leave', 'nobody here would miss you if you left, {name}', '{name} you are worthless and ugly'];
+const THREAT = ['I will find you and hurt you {name}', 'I know where you live, watch your back', 'you are going to regret this, I will kill you'];
+const SELF_HARM = ['I want to end it all tonight', 'I have been thinking about hurting myself again'];
+const NAMES = ['alex', 'sam', 'jordan', 'riley', 'casey', 'morgan', 'taylor', 'jamie'];
+const PLATFORMS = ['discord', 'slack', 'twitch', 'telegram', 'web_chat', 'twitter', 'reddit'] as const;
+
+function message(n: number): string {
+  const r = (n * 2654435761) % 100;
+  const pool = r < 70 ? BENIGN : r < 80 ? SPAM : r < 88 ? TOXIC : r < 93 ? HARASS : r < 97 ? THREAT : SELF_HARM;
+  let text = pool[(n * 7919) % pool.length].replaceAll('{name}', NAMES[n % NAMES.length]).replaceAll('{n}', String(n));
+  if (n % 5 === 0) text += ` ${BENIGN[(n * 31) % BENIGN.length]}`;
+  if (n % 11 === 0) text = text.toUpperCase();
+  if (n % 13 === 0) text += '!!!';
+  // Every text differs (as most chat does): no embedding is ever served from the worker's cache
+  // of recent vectors, so the comparison with raw inference is fair.
+  return `${text} #${n}`;
+}
+
+function event(n: number): Event {
+  return {
+    event_id: `bench-${n}`,
+    event_type: 'message_created',
+    platform: PLATFORMS[n % PLATFORMS.length],
+    channel_id: `chan-${n % 50}`,
+    user_id: `user-${n % 3000}`,
+    author_id: `author-${n % 3000}`,
+    content: message(n),
+    created_at: new Date(Date.now() - (20_000 - (n % 20_000)) * 10).toISOString(),
+    metadata: { user_reputation: (n % 10) / 10, account_age_days: n % 400, previous_violations: n % 17 === 0 ? 2 : 0 },
+  };
+}
+
+/** Writes events from..from+n to the raw stream as serve-ingest would. */
+async function fill(redis: Redis, stream: string, from: number, n: number): Promise<void> {
+  const now = new Date().toISOString();
+  for (let start = from; start < from + n; start += 2000) {
+    const p = redis.pipeline();
+    for (let i = start; i < Math.min(from + n, start + 2000); i++) {
+      const e = event(i);
+      p.xadd(stream, '*', 'v', STREAM_SCHEMA_VERSION, 'event_id', e.event_id, 'event', JSON.stringify(e), 'ingested_at', now, 'batch_id', 'bench', 'traceparent', traceparentFor());
+    }
+    await p.exec();
+  }
+}
+
+async function clean(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Raw embedder throughput on texts of the same kind, same batch size and concurrency: the ceiling of the pipeline. */
+async function rawEmbed(embedder: Embedder, from: number, n: number): Promise<number> {
+  const texts = Array.from({ length: n }, (_, i) => message(from + i));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i += batchSize) {
+    inFlight.push(embedder.embed(texts.slice(i, i + batchSize)));
+    if (inFlight.length >= concurrency) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  lastCpuMsPerEvent = cpuMs(cpu0) / n;
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** CPU time of this process (all its threads, ONNX's included) since `since`, in ms. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+let lastCpuMsPerEvent = 0;
+
+/** The Screener on events from..from+n without Redis or the worker: what scoring alone allows. */
+async function screenerAlone(screener: ScreenFn, from: number, n: number): Promise<number> {
+  const t0 = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i += batchSize) {
+    inFlight.push(screener.screenBatch(Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => ({ event: event(from + i + k) }))));
+    if (inFlight.length >= concurrency) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+interface Row {
+  embedder: string;
+  model: string;
+  events: number;
+  rounds: number;
+  /** Medians over the rounds. */
+  pipelinePerS: number;
+  rawPerS: number;
+  /** Median of each round's pipeline / raw (raw measured right before and right after that round). */
+  ratio: number;
+  screenerPerS: number;
+  perRound: { pipelinePerS: number; rawBefore: number; rawAfter: number; ratio: number; cpuMsPerEvent: { raw: number; pipeline: number } }[];
+  routed: { reasoning_queue: number; low_risk: number };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * One embedder: raw inference, the Screener alone, then `rounds` pipeline runs each followed by
+ * raw inference again. Each round's ratio uses the raw figures measured just before and after it,
+ * so that other load on the machine moves both sides. Every run uses texts no other run saw (the
+ * worker's cache of recent vectors must not make the pipeline look faster than inference).
+ */
+async function pipeline(kind: 'hash' | 'onnx', n: number, rounds: number, modelDir?: string): Promise<Row> {
+  const admin = new Redis(REDIS_URL);
+  const redis = createConsumerRedis(REDIS_URL);
+  const blockingRedis = createConsumerRedis(REDIS_URL);
+  const embedder = await createEmbedder({ kind, modelDir });
+  // The worker's own composition (riskpipe screen-worker): the same embedder behind the Screener.
+  const { screener, threshold, learnMaxSimilarity } = await loadScreener({ embedder: kind, modelDir, threshold: undefined }, silentLogger, embedder);
+  const prefixes: string[] = [];
+  try {
+    let offset = 0;
+    const next = () => (offset += n) - n;
+    await rawEmbed(embedder, next(), Math.min(n, batchSize * 2)); // warm-up
+    const screenerPerS = await screenerAlone(screener, next(), n); // also warms the scorer
+    let rawBefore = await rawEmbed(embedder, next(), n);
+    const perRound: Row['perRound'] = [];
+    const routed = { reasoning_queue: 0, low_risk: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const prefix = `bench:screen:${process.pid}:${kind}:${r}:`;
+      prefixes.push(prefix);
+      const streams = streamNames(prefix);
+      await fill(admin, streams.raw, next(), n);
+      const worker = new ScreenWorker({ redis, blockingRedis, screener, threshold, learnMaxSimilarity, prefix, batchSize, concurrency, blockMs: 50 });
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await worker.start();
+      const done = () => {
+        const s = worker.metrics.snapshot();
+        return s.routed.reasoning_queue + s.routed.low_risk + s.deadlettered;
+      };
+      while (done() < n) await new Promise((res) => setTimeout(res, 5));
+      const pipelinePerS = n / ((performance.now() - t0) / 1000);
+      const pipelineCpu = cpuMs(cpu0) / n;
+      const rawCpuBefore = lastCpuMsPerEvent;
+      const snap = worker.metrics.snapshot();
+      routed.reasoning_queue += snap.routed.reasoning_queue;
+      routed.low_risk += snap.routed.low_risk;
+      await worker.close();
+      await clean(admin, prefix);
+      const rawAfter = await rawEmbed(embedder, next(), n);
+      perRound.push({
+        pipelinePerS,
+        rawBefore,
+        rawAfter,
+        ratio: pipelinePerS / ((rawBefore + rawAfter) / 2),
+        cpuMsPerEvent: { raw: (rawCpuBefore + lastCpuMsPerEvent) / 2, pipeline: pipelineCpu },
+      });
+      rawBefore = rawAfter;
+    }
+    return {
+      embedder: kind,
+      model: embedder.id,
+      events: n,
+      rounds,
+      pipelinePerS: median(perRound.map((r) => r.pipelinePerS)),
+      rawPerS: median([perRound[0].rawBefore, ...perRound.map((r) => r.rawAfter)]),
+      ratio: median(perRound.map((r) => r.ratio)),
+      screenerPerS,
+      perRound,
+      routed,
+    };
+  } finally {
+    await screener.close();
+    for (const p of prefixes) await clean(admin, p);
+    admin.disconnect();
+    redis.disconnect();
+    blockingRedis.disconnect();
+  }
+}
+
+/** The e5-small-v2-shaped random-weights model, made once per run by the other script if it is there. */
+async function tinyModelDir(): Promise<{ dir?: string; note?: string }> {
+  if (args['model-dir']) return { dir: args['model-dir'] };
+  if (!existsSync(new URL('../scripts/make-tiny-model.ts', import.meta.url))) {
+    return { note: 'scripts/make-tiny-model.ts is not in the tree: no ONNX row (pass --model-dir to use a model)' };
+  }
+  const { makeTinyModel } = await import('../scripts/make-tiny-model.js');
+  const tmp = mkdtempSync(join(tmpdir(), 'riskpipe-bench-model-'));
+  made.push(tmp);
+  return { dir: makeTinyModel(join(tmp, 'e5-small-random'), 'e5-small') };
+}
+const made: string[] = [];
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  for (const kind of args.embedders.split(',').map((s) => s.trim()) as ('hash' | 'onnx')[]) {
+    if (kind === 'hash') rows.push(await pipeline('hash', Number(args.events), rounds));
+    else if (kind === 'onnx') {
+      const { dir, note } = await tinyModelDir();
+      if (note) notes.push(note);
+      if (dir) rows.push(await pipeline('onnx', Number(args['onnx-events']), rounds, dir));
+    }
+  }
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  if (args.json) {
+    console.log(JSON.stringify({ rows, notes, batchSize, concurrency }, null, 2));
+    return;
+  }
+  const f = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+  console.log(`\nbench:screen on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, batch ${batchSize}, ${concurrency} batches in flight, one worker, median of ${rounds} rounds\n`);
+  console.log('| embedder | model | events | events/s pipeline | raw embedder events/s | ratio | Screener alone events/s (no Redis) | pipeline / Screener | routed reasoning / low |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.embedder} | ${r.model} | ${f(r.events)} | ${f(r.pipelinePerS)} | ${f(r.rawPerS)} | ${r.ratio.toFixed(2)} | ${f(r.screenerPerS)} | ${(r.pipelinePerS / r.screenerPerS).toFixed(2)} | ${f(r.routed.reasoning_queue)} / ${f(r.routed.low_risk)} |`,
+    );
+  }
+  for (const r of rows) {
+    const each = r.perRound.map((p) => `${f(p.pipelinePerS)} (raw ${f(p.rawBefore)} → ${f(p.rawAfter)}, ratio ${p.ratio.toFixed(2)})`).join('; ');
+    console.log(`\n${r.embedder} rounds, events/s: ${each}`);
+    // CPU time per event hardly moves with other load on the machine: it shows the work the
+    // pipeline adds to inference (Redis' own CPU, in its process, is not counted).
+    const cpu = r.perRound.map((p) => `${p.cpuMsPerEvent.pipeline.toFixed(3)} vs ${p.cpuMsPerEvent.raw.toFixed(3)}`).join('; ');
+    console.log(`${r.embedder} rounds, CPU ms per event, pipeline vs raw embedder: ${cpu}`);
+  }
+  for (const n of notes) console.log(`\nnote: ${n}`);
+  const hash = rows.find((r) => r.embedder === 'hash');
+  const onnx = rows.find((r) => r.embedder === 'onnx');
+  if (hash) console.log(`\nhash: ${f(hash.pipelinePerS)} events/s per worker (aim >= 20,000)`);
+  if (onnx) console.log(`onnx: pipeline / raw inference ${onnx.ratio.toFixed(2)} (aim >= 0.85)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,48 @@
+--[[
+  Move entries that can never succeed to the dead-letter stream and acknowledge them, atomically.
+  Idempotent like route-ack.lua: XACK first, XADD only for the entries that XACK removed from the
+  pending list. An entry whose message is gone (deleted from the source stream while pending) is
+  passed with an empty fields JSON and is only acknowledged.
+
+  KEYS[1]  source stream (e.g. "events:raw")
+  KEYS[2]  dead-letter stream (e.g. "events:deadletter")
+
+  ARGV[1]  consumer group
+  ARGV[2]  stream schema version
+  ARGV[3]  stage (e.g. "screen")
+  ARGV[4]  failed_at (ISO 8601)
+  ARGV[5 + 6(i-1) ...]  for entry i: source id, error message, error code, delivery count,
+                        JSON object of the original fields ("" when the message is gone),
+                        traceparent ("" when unknown)
+
+  Returns one value per entry, in order: the dead-letter entry id, 1 when only acknowledged
+  (message gone), or 0 when it was no longer pending.
+]]
+
+local source = KEYS[1]
+local group = ARGV[1]
+local out = {}
+local n = (#ARGV - 4) / 6
+for i = 1, n do
+  local base = 5 + 6 * (i - 1)
+  local source_id = ARGV[base]
+  if redis.call('XACK', source, group, source_id) == 1 then
+    if ARGV[base + 4] == '' then
+      out[i] = 1
+    else
+      local fields = {
+        'v', ARGV[2], 'stage', ARGV[3], 'source_stream', source, 'source_id', source_id,
+        'error', ARGV[base + 1], 'error_code', ARGV[base + 2], 'deliveries', ARGV[base + 3],
+        'fields', ARGV[base + 4], 'failed_at', ARGV[4],
+      }
+      if ARGV[base + 5] ~= '' then
+        fields[#fields + 1] = 'traceparent'
+        fields[#fields + 1] = ARGV[base + 5]
+      end
+      out[i] = redis.call('XADD', KEYS[2], '*', unpack(fields))
+    end
+  else
+    out[i] = 0
+  end
+end
+return out

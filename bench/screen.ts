@@ -14,6 +14,7 @@
  * Aims (issue): pipeline >= 0.85x raw inference with ONNX; >= 20000 events/s per worker with
  * the hash embedder.
  */
+import { deleteKeysByPrefix } from '../src/common/redis.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,14 +121,7 @@ async function fill(redis: Redis, stream: string, from: number, n: number): Prom
   }
 }
 
-async function clean(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+const clean = deleteKeysByPrefix;
 
 /** Raw embedder throughput on texts of the same kind, same batch size and concurrency: the ceiling of the pipeline. */
 async function rawEmbed(embedder: Embedder, from: number, n: number): Promise<number> {

@@ -41,7 +41,8 @@ export function locateModel(opts: OnnxEmbedderOptions): Located {
       'RP_ERR_MODEL',
       `Embedding model not found in ${located.folder}: missing ${missing.join(', ')}. ` +
         `Expected config.json, tokenizer.json, tokenizer_config.json and ${weights} ` +
-        `(fetch them on a machine with internet access with \`riskpipe model pull ${modelId} --dir ${opts.modelDir ?? 'models'}\`, or use --embedder hash).`,
+        `(copy them from the model's Hugging Face repository ${modelId} into that folder on a machine with internet access; ` +
+        `riskpipe never downloads at run time), or use --embedder hash.`,
     );
   }
   return located;

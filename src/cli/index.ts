@@ -61,7 +61,8 @@ export function buildProgram(): Command {
     cmd
       .option('--embedder <kind>', 'hash|onnx (env RISKPIPE_EMBEDDER; default hash)')
       .option('--model-dir <dir>', 'ONNX sentence model directory (env RISKPIPE_MODEL_DIR)')
-      .option('--threshold <score>', 'route to the reasoning queue at or above this score, 0-1 (env SCREENING_THRESHOLD; default the policy\'s, 0.7)');
+      .option('--threshold <score>', 'route to the reasoning queue at or above this score, 0-1 (env SCREENING_THRESHOLD; default the policy\'s, 0.7)')
+      .option('--neighbors <when>', 'always|when-evidence: search nearest exemplars for every event, or only where a rule found evidence (faster, same routing; env RISKPIPE_NEIGHBORS; default always)');
 
   shared(
     scoring(

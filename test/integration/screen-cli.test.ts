@@ -163,3 +163,26 @@ describe('riskpipe screen-worker', () => {
     expect(Number(((await redis.xpending(streams.raw, GROUPS.screening)) as unknown[])[0])).toBe(0);
   });
 });
+
+describe('riskpipe screen --neighbors', () => {
+  it('when-evidence routes the same as always, skips neighbours only where no rule fired, and refuses other values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rp-neigh-'));
+    const file = join(dir, 'in.jsonl');
+    const texts = ['what time is the raid tonight', 'I know where you live', 'free nitro here: discord-gift.xyz/claim', 'thanks, that fixed it'];
+    writeFileSync(file, texts.map((content, i) => JSON.stringify({ event_id: `n${i}`, content })).join('\n'));
+    try {
+      const a = await runCli(['screen', '--file', file, '--json'], { timeoutMs: 60_000 });
+      const b = await runCli(['screen', '--file', file, '--json', '--neighbors', 'when-evidence'], { timeoutMs: 60_000 });
+      expect(a.code).toBe(0);
+      expect(b.code).toBe(0);
+      const route = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l).routed_to);
+      expect(route(b.stdout)).toEqual(route(a.stdout));
+      expect(route(a.stdout)[1]).toBe('events:reasoning_queue');
+      const bad = await runCli(['screen', '--file', file, '--neighbors', 'sometimes']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('neighbors (--neighbors / RISKPIPE_NEIGHBORS): must be always or when-evidence');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

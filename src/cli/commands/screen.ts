@@ -14,6 +14,13 @@ export const scoringSettings = {
   embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash' },
   modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional() },
   threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional() },
+  /** "when-evidence" searches neighbours only for events a rule found something in: much faster on benign traffic, same routing. */
+  neighbors: {
+    flag: 'neighbors',
+    env: 'RISKPIPE_NEIGHBORS',
+    schema: z.enum(['always', 'when-evidence'], { error: 'must be always or when-evidence' }),
+    default: 'always',
+  },
 };
 
 export const screenSettings = {
@@ -38,7 +45,7 @@ export async function loadScreener(cfg: ScoringConfig, log: Logger, embedderIn?:
   ]);
   const embedder = new RecentVectorsEmbedder(embedderIn ?? (await createEmbedder({ kind: cfg.embedder, modelDir: cfg.modelDir })));
   const policy = cfg.threshold === undefined ? undefined : policyFromJson({ thresholds: { screening: cfg.threshold } });
-  const screener = await Screener.create({ embedder, policy, log });
+  const screener = await Screener.create({ embedder, policy, log, neighbors: cfg.neighbors });
   // A neighbour at the policy's full-vote similarity already speaks for copies of a message:
   // the worker does not index those again.
   return { screener, threshold: screener.policy.thresholds.screening, learnMaxSimilarity: screener.policy.similarity.fullSimilarity };

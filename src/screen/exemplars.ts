@@ -13,7 +13,10 @@ export type Exemplar = z.infer<typeof Exemplar>;
 /** The bank shipped with riskpipe (data/ at the package root; the same path from src/ and dist/). */
 export const DEFAULT_EXEMPLARS_PATH = fileURLToPath(new URL('../../data/exemplars.jsonl', import.meta.url));
 
-/** Reads a JSON Lines exemplar bank; a bad line stops it with its line number. */
+/**
+ * Reads a JSON Lines exemplar bank (one `{"id", "label", "text"}` per line; blank lines and CRLF
+ * are fine). A bad line or a repeated id throws RP_ERR_CONFIG naming the file and line number.
+ */
 export function loadExemplars(path: string = DEFAULT_EXEMPLARS_PATH): Exemplar[] {
   let text: string;
   try {
@@ -23,7 +26,8 @@ export function loadExemplars(path: string = DEFAULT_EXEMPLARS_PATH): Exemplar[]
   }
   const out: Exemplar[] = [];
   const seen = new Set<string>();
-  text.split('\n').forEach((line, i) => {
+  // A byte-order mark (editors on Windows add one) would make the first line invalid JSON.
+  text.replace(/^\uFEFF/, '').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let parsed: unknown;
     try {

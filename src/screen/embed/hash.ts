@@ -1,6 +1,8 @@
 import type { Embedder } from '../types.js';
 
+/** The id of the default (384-dim) hash embedder; other sizes give other vectors, so other ids. */
 export const HASH_EMBEDDER_ID = 'riskpipe/hash-ngram-384-v1';
+export const hashEmbedderId = (dim: number) => `riskpipe/hash-ngram-${dim}-v1`;
 
 /** Common leetspeak and look-alike characters, folded before hashing so "fr33 n1tr0" meets "free nitro". */
 const FOLD: Record<string, string> = {
@@ -47,16 +49,6 @@ function foldToken(tok: string): string {
   return out;
 }
 
-/** 32-bit FNV-1a over a string's UTF-16 code units: fast and good enough for feature hashing. */
-function fnv1a(s: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 export interface HashEmbedOptions {
   /** Vector size. Default 384 (the same as e5-small-v2, so indexes are interchangeable in shape). */
   dim?: number;
@@ -68,35 +60,91 @@ export interface HashEmbedOptions {
   charWeight?: number;
 }
 
+// Feature hashing. A feature is a string "<kind>:<text>" ("w:free", "b:free nitro", "c:<fr");
+// 32-bit FNV-1a of it picks the slot, FNV-1a from a second seed gives the sign (its low bit), so
+// that collisions cancel out on average. Features are never built as strings: each hash runs over
+// slices of the word in place (FNV-1a of a concatenation is FNV-1a continued over each part),
+// which is most of the embedder's speed.
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const SIGN_SEED = 0x9747b28c;
+
+/** FNV-1a over `s[start, end)` (UTF-16 code units), continuing from state `h`. */
+function fnv(h: number, s: string, start = 0, end = s.length): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+const fnvChar = (h: number, code: number) => Math.imul(h ^ code, FNV_PRIME);
+const SPACE = 0x20;
+const WORD_END = 0x3e; // '>'
+
+/** The (slot hash, sign hash) states after each feature-kind prefix. */
+const prefix = (p: string): [number, number] => [fnv(FNV_OFFSET, p), fnv(SIGN_SEED, p)];
+const WORD = prefix('w:');
+const BIGRAM = prefix('b:');
+const CHAR = prefix('c:');
+const CHAR_AT_START = prefix('c:<');
+
+/** Accumulates signed, weighted features into a vector. */
+class FeatureVector {
+  readonly v: Float32Array;
+  constructor(readonly dim: number) {
+    this.v = new Float32Array(dim);
+  }
+  add(h: number, hs: number, weight: number): void {
+    this.v[(h >>> 0) % this.dim] += hs & 1 ? weight : -weight;
+  }
+  word(w: string, weight: number): void {
+    this.add(fnv(WORD[0], w), fnv(WORD[1], w), weight);
+  }
+  bigram(a: string, b: string, weight: number): void {
+    this.add(fnv(fnvChar(fnv(BIGRAM[0], a), SPACE), b), fnv(fnvChar(fnv(BIGRAM[1], a), SPACE), b), weight);
+  }
+  /** Character 3- to 5-grams of "<w>" (the brackets mark the word's edges), by length then position. */
+  charNgrams(w: string, weight: number): void {
+    const padded = w.length + 2;
+    for (let n = 3; n <= 5; n++) {
+      for (let j = 0; j + n <= padded; j++) {
+        // padded[j, j+n) mapped back onto w: "<" is in the prefix state, ">" appended after.
+        const [h0, hs0] = j === 0 ? CHAR_AT_START : CHAR;
+        const atEnd = j + n === padded;
+        const start = j === 0 ? 0 : j - 1;
+        const end = atEnd ? w.length : j + n - 1;
+        let h = fnv(h0, w, start, end);
+        let hs = fnv(hs0, w, start, end);
+        if (atEnd) {
+          h = fnvChar(h, WORD_END);
+          hs = fnvChar(hs, WORD_END);
+        }
+        this.add(h, hs, weight);
+      }
+    }
+  }
+}
+
 /**
  * Deterministic embedding of one text: signed feature hashing of word unigrams, word bigrams and
- * character 3–5-grams of the normalised text, sublinear term weights, L2-normalised.
+ * character 3–5-grams of the normalised text, sublinear term weights, L2-normalised. A text with
+ * no letters or digits maps to the zero vector.
  */
 export function hashEmbed(text: string, opts: HashEmbedOptions = {}): Float32Array {
-  const dim = opts.dim ?? 384;
+  const f = new FeatureVector(opts.dim ?? 384);
   const ww = opts.wordWeight ?? 1.0;
   const bw = opts.bigramWeight ?? 0.7;
   const cw = opts.charWeight ?? 0.35;
-  const v = new Float32Array(dim);
   const words = normalizeForHash(text).split(' ').filter((w) => w.length > 0);
-  const add = (feature: string, weight: number) => {
-    const h = fnv1a(feature);
-    // The sign comes from an independent hash so collisions cancel out on average.
-    const sign = fnv1a(feature, 0x9747b28c) & 1 ? 1 : -1;
-    v[h % dim] += sign * weight;
-  };
   for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    add(`w:${w}`, ww);
-    if (i + 1 < words.length) add(`b:${w} ${words[i + 1]}`, bw);
-    const padded = `<${w}>`;
-    for (let n = 3; n <= 5; n++) {
-      for (let j = 0; j + n <= padded.length; j++) add(`c:${padded.slice(j, j + n)}`, cw);
-    }
+    f.word(words[i], ww);
+    if (i + 1 < words.length) f.bigram(words[i], words[i + 1], bw);
+    f.charNgrams(words[i], cw);
   }
-  // Sublinear: repeated features count less than linearly (sign-preserving square root).
+  return sublinearNormalize(f.v);
+}
+
+/** Sign-preserving square root (a repeated feature counts less than linearly), then unit length. */
+function sublinearNormalize(v: Float32Array): Float32Array {
   let norm = 0;
-  for (let i = 0; i < dim; i++) {
+  for (let i = 0; i < v.length; i++) {
     const x = v[i];
     const y = x >= 0 ? Math.sqrt(x) : -Math.sqrt(-x);
     v[i] = y;
@@ -104,7 +152,7 @@ export function hashEmbed(text: string, opts: HashEmbedOptions = {}): Float32Arr
   }
   if (norm > 0) {
     const inv = 1 / Math.sqrt(norm);
-    for (let i = 0; i < dim; i++) v[i] *= inv;
+    for (let i = 0; i < v.length; i++) v[i] *= inv;
   }
   return v;
 }
@@ -115,11 +163,12 @@ export function hashEmbed(text: string, opts: HashEmbedOptions = {}): Float32Arr
  * few n-grams and so are not close.
  */
 export class HashEmbedder implements Embedder {
-  readonly id = HASH_EMBEDDER_ID;
+  readonly id: string;
   readonly device = 'cpu';
   readonly dim: number;
   constructor(private readonly opts: HashEmbedOptions = {}) {
     this.dim = opts.dim ?? 384;
+    this.id = hashEmbedderId(this.dim);
   }
   async embed(texts: string[]): Promise<Float32Array[]> {
     return texts.map((t) => hashEmbed(t, this.opts));

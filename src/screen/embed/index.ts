@@ -7,21 +7,25 @@ export { HashEmbedder, BatchingEmbedder };
 export interface EmbedderOptions extends BatchingOptions {
   /** "hash" (built in, no weights) or "onnx" (a sentence model from a local folder). */
   kind: 'hash' | 'onnx';
-  /** Vector size of the hash embedder. Default 384. */
+  /** Vector size of the hash embedder. Default 384. (An ONNX model's size comes from its config.json.) */
   dim?: number;
-  /** Folder holding the model (onnx): `<modelDir>/<modelId>/config.json`, or the model's own folder. */
+  /** onnx: the model's folder, or a folder holding `<modelId>/config.json`. Default ./models. */
   modelDir?: string;
-  /** Model id. Default intfloat/e5-small-v2. */
+  /** onnx: model id. Default intfloat/e5-small-v2. */
   modelId?: string;
-  /** Use onnx/model_quantized.onnx. Default false. */
+  /** onnx: use onnx/model_quantized.onnx. Default false. */
   quantized?: boolean;
+  /** onnx: tokens per text before truncation. Default 512. */
+  maxLength?: number;
+  /** onnx: onnxruntime intra-op threads. Default 0 = one per core. */
+  threads?: number;
 }
 
 /** The embedder a stage runs with, wrapped so that concurrent calls are batched. */
 export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
   if (opts.kind === 'hash') return new BatchingEmbedder(new HashEmbedder({ dim: opts.dim }), opts);
-  // Loaded only when asked for: the hash path never loads onnxruntime.
+  // Imported only when asked for: the hash path never loads onnxruntime.
   const { OnnxEmbedder } = await import('./onnx.js');
-  const inner = await OnnxEmbedder.load({ modelDir: opts.modelDir, modelId: opts.modelId, quantized: opts.quantized });
+  const inner = await OnnxEmbedder.load({ modelDir: opts.modelDir, modelId: opts.modelId, quantized: opts.quantized, maxLength: opts.maxLength, threads: opts.threads });
   return new BatchingEmbedder(inner, opts);
 }

@@ -19,8 +19,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MetricKind, exactSearch } from 'usearch';
-import { hashEmbed } from '../src/screen/embed/hash.js';
-import { UsearchIndex } from '../src/screen/vector/usearch-index.js';
+import { hashEmbed } from '../src/embed/hash.js';
+import { UsearchIndex } from '../src/vector/usearch-index.js';
 
 const { values } = parseArgs({
   options: {
@@ -154,7 +154,7 @@ interface OnnxRow {
 }
 
 async function benchOnnx(texts: string[]): Promise<OnnxRow | string> {
-  const { OnnxEmbedder } = await import('../src/screen/embed/onnx.js');
+  const { OnnxEmbedder } = await import('../src/embed/onnx.js');
   let dir = values['model-dir'];
   let generated: string | undefined;
   if (!dir) {

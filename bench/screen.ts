@@ -23,7 +23,7 @@ import { Redis } from 'ioredis';
 import { createConsumerRedis } from '../src/common/redis.js';
 import { traceparentFor } from '../src/common/trace.js';
 import { STREAM_SCHEMA_VERSION, streamNames, type Event } from '../src/models/index.js';
-import { createEmbedder } from '../src/screen/embed/index.js';
+import { createEmbedder } from '../src/embed/index.js';
 import type { Embedder } from '../src/screen/types.js';
 import { ScreenWorker, type ScreenFn } from '../src/screen/worker.js';
 import { loadScreener } from '../src/cli/commands/screen.js';

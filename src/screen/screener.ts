@@ -22,12 +22,12 @@
 import { PermanentError, RiskpipeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Event, Neighbor, RiskPrediction } from '../models/index.js';
-import { createEmbedder } from './embed/index.js';
+import { createEmbedder } from '../embed/index.js';
 import { DEFAULT_EXEMPLARS_PATH, exemplarBankHash, indexExemplars, loadExemplars } from './exemplars.js';
 import { scoreEvent, type Scored } from './fusion.js';
 import { defaultPolicy, policyFingerprint, policyForEmbedder, type Policy } from './policy.js';
 import type { AuthorStats, Embedder, VectorIndex, VectorMeta } from './types.js';
-import { createVectorIndex } from './vector/index.js';
+import { createVectorIndex } from '../vector/index.js';
 
 export interface ScreenerOptions {
   embedder: Embedder;

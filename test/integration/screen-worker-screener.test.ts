@@ -4,7 +4,7 @@ import { createConsumerRedis } from '../../src/common/redis.js';
 import { traceparentFor } from '../../src/common/trace.js';
 import { GROUPS, RiskPrediction, STREAM_SCHEMA_VERSION, decodeRouted, fieldsToObject, streamNames, type Event } from '../../src/models/index.js';
 import { buildScreenApp } from '../../src/screen/app.js';
-import { createEmbedder } from '../../src/screen/embed/index.js';
+import { createEmbedder } from '../../src/embed/index.js';
 import { Screener } from '../../src/screen/screener.js';
 import { ScreenWorker } from '../../src/screen/worker.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';

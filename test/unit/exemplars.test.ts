@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
-import { HashEmbedder } from '../../src/screen/embed/hash.js';
+import { HashEmbedder } from '../../src/embed/hash.js';
 import { DEFAULT_EXEMPLARS_PATH, exemplarBankHash, indexExemplars, loadExemplars, type Exemplar } from '../../src/screen/exemplars.js';
 import type { Embedder } from '../../src/screen/types.js';
-import { BruteForceIndex, UsearchIndex } from '../../src/screen/vector/index.js';
+import { BruteForceIndex, UsearchIndex } from '../../src/vector/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/exemplars-small.jsonl', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'rp-exemplars-'));

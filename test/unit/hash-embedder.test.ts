@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
-import { BatchingEmbedder } from '../../src/screen/embed/batching.js';
-import { HASH_EMBEDDER_ID, HashEmbedder, hashEmbed, normalizeForHash } from '../../src/screen/embed/hash.js';
-import { createEmbedder } from '../../src/screen/embed/index.js';
+import { BatchingEmbedder } from '../../src/embed/batching.js';
+import { HASH_EMBEDDER_ID, HashEmbedder, hashEmbed, normalizeForHash } from '../../src/embed/hash.js';
+import { createEmbedder } from '../../src/embed/index.js';
 import type { Embedder } from '../../src/screen/types.js';
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);

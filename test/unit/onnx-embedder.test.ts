@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
-import { createEmbedder } from '../../src/screen/embed/index.js';
-import { OnnxEmbedder, meanPoolNormalize, pullModel } from '../../src/screen/embed/onnx.js';
+import { createEmbedder } from '../../src/embed/index.js';
+import { OnnxEmbedder, meanPoolNormalize, pullModel } from '../../src/embed/onnx.js';
 import { buildVocab, makeTinyModel } from '../../scripts/make-tiny-model.js';
 
 // No weights can be downloaded here: the real loading and inference code runs on a tiny
@@ -193,7 +193,7 @@ describe('pullModel', () => {
 describe('createEmbedder', () => {
   it.runIf(process.platform === 'linux')('never loads onnxruntime for the hash embedder', async () => {
     const script = `
-      const { createEmbedder } = await import('./src/screen/embed/index.ts');
+      const { createEmbedder } = await import('./src/embed/index.ts');
       const e = await createEmbedder({ kind: 'hash' });
       await e.embed(['hello']);
       const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
 import { RiskPrediction, type Event } from '../../src/models/index.js';
-import { createEmbedder } from '../../src/screen/embed/index.js';
+import { createEmbedder } from '../../src/embed/index.js';
 import { defaultPolicy, policyFromJson } from '../../src/screen/policy.js';
 import { Screener } from '../../src/screen/screener.js';
 import type { Embedder } from '../../src/screen/types.js';
-import { BruteForceIndex } from '../../src/screen/vector/index.js';
+import { BruteForceIndex } from '../../src/vector/index.js';
 import { evaluate, eventFor, loadEvalSet, screenAll } from '../../scripts/eval-screening.js';
 
 /*

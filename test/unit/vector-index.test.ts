@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
 import type { VectorIndex } from '../../src/screen/types.js';
-import { BruteForceIndex, UsearchIndex, createVectorIndex } from '../../src/screen/vector/index.js';
+import { BruteForceIndex, UsearchIndex, createVectorIndex } from '../../src/vector/index.js';
 
 /** A deterministic pseudo-random unit vector. */
 function unit(seed: number, dim: number): Float32Array {

@@ -39,7 +39,7 @@ export type ScoringConfig = Resolved<typeof scoringSettings>;
  */
 export async function loadScreener(cfg: ScoringConfig, log: Logger, embedderIn?: Embedder): Promise<OwnedScreener> {
   const [{ createEmbedder }, { Screener }, { policyFromJson }] = await Promise.all([
-    import('../../screen/embed/index.js'),
+    import('../../embed/index.js'),
     import('../../screen/screener.js'),
     import('../../screen/policy.js'),
   ]);

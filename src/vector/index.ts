@@ -1,4 +1,4 @@
-import type { VectorIndex } from '../types.js';
+import type { VectorIndex } from './types.js';
 import { BruteForceIndex } from './brute-force.js';
 import { UsearchIndex, type UsearchIndexOptions } from './usearch-index.js';
 

@@ -1,4 +1,4 @@
-import type { Embedder } from '../types.js';
+import type { Embedder } from './types.js';
 import { BatchingEmbedder, type BatchingOptions } from './batching.js';
 import { HashEmbedder } from './hash.js';
 

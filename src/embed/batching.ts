@@ -1,5 +1,5 @@
-import { RiskpipeError } from '../../common/errors.js';
-import type { Embedder } from '../types.js';
+import { RiskpipeError } from '../common/errors.js';
+import type { Embedder } from './types.js';
 
 export interface BatchingOptions {
   /** Most texts in one call to the inner embedder. Default 64. */

@@ -1,4 +1,4 @@
-import type { Embedder } from '../types.js';
+import type { Embedder } from './types.js';
 
 /** The id of the default (384-dim) hash embedder; other sizes give other vectors, so other ids. */
 export const HASH_EMBEDDER_ID = 'riskpipe/hash-ngram-384-v1';

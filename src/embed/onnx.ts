@@ -2,8 +2,8 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'no
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline as pipeStreams } from 'node:stream/promises';
-import { RiskpipeError } from '../../common/errors.js';
-import type { Embedder } from '../types.js';
+import { RiskpipeError } from '../common/errors.js';
+import type { Embedder } from './types.js';
 
 export const DEFAULT_ONNX_MODEL_ID = 'intfloat/e5-small-v2';
 

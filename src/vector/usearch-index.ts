@@ -2,9 +2,9 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 // usearch's package.json maps `import` to a real ESM build with named exports, so NodeNext needs
 // no createRequire; that module loads the native binary from the package's prebuilds/.
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
-import { RiskpipeError } from '../../common/errors.js';
-import type { Neighbor } from '../../models/index.js';
-import type { VectorIndex, VectorMeta } from '../types.js';
+import { RiskpipeError } from '../common/errors.js';
+import type { Neighbor } from '../models/index.js';
+import type { VectorIndex, VectorMeta } from './types.js';
 import { checkDim, toNeighbor, type Stored } from './brute-force.js';
 
 export interface UsearchIndexOptions {

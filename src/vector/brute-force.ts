@@ -1,6 +1,6 @@
-import { RiskpipeError } from '../../common/errors.js';
-import type { Neighbor } from '../../models/index.js';
-import type { VectorIndex, VectorMeta } from '../types.js';
+import { RiskpipeError } from '../common/errors.js';
+import type { Neighbor } from '../models/index.js';
+import type { VectorIndex, VectorMeta } from './types.js';
 
 /** A vector's label with its id, as both indexes keep it. */
 export type Stored = VectorMeta & { id: string };

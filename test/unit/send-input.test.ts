@@ -209,6 +209,7 @@ describe('examples/', () => {
     ['toxic.jsonl', 18],
     ['spam.jsonl', 12],
     ['mixed.json', 8],
+    ['events.jsonl', 40],
   ])('%s holds at least %i events that all pass ingest validation, with unique ids', (name, min) => {
     const items = parseInput(readFileSync(join(EXAMPLES, name), 'utf8'), name);
     expect(items.length).toBeGreaterThanOrEqual(min);

@@ -523,7 +523,7 @@ export class MemoryBus implements Bus {
   async ack(ref: GroupRef, ids: string[]): Promise<number> {
     this.open();
     const g = this.group(ref.stream, ref.group, false);
-    const acked = ids.filter((id) => g.pending.has(id));
+    const acked = [...new Set(ids)].filter((id) => g.pending.has(id));
     if (acked.length > 0) this.commit({ t: 'ack', s: ref.stream, g: ref.group, ids: acked });
     this.retain(ref.stream);
     return acked.length;

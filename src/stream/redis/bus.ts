@@ -261,7 +261,7 @@ export class RedisBus implements Bus {
           at.set(k, (bk = keys.length));
         }
       }
-      args.push(it.id, it.error, it.code, String(it.deliveries), it.fields ? JSON.stringify(it.fields) : '', it.fields?.traceparent ?? '', bk);
+      args.push(it.id, it.error, it.code, String(it.deliveries), it.fields ? JSON.stringify(it.fields) : '', it.fields?.traceparent ?? '', bk, (it.count ?? []).join(','));
     }
     const reply = await runScript<(string | number)[]>(this.redis, 'deadletter', keys, args);
     return reply.map((r) => (r === 0 ? null : r === 1 ? 'acked' : String(r)));

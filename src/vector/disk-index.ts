@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricKind, exactSearch } from 'usearch';
 import { PermanentError } from '../common/errors.js';
@@ -49,6 +49,7 @@ export class DiskEventIndex implements EventIndex {
   private vecFd: number | undefined;
   private docsFd: number | undefined;
   private docLines = 0;
+  private locked = false;
 
   constructor(opts: DiskEventIndexOptions) {
     this.dim = opts.dim;
@@ -63,6 +64,7 @@ export class DiskEventIndex implements EventIndex {
   async open(): Promise<{ created: boolean }> {
     if (this.vecFd !== undefined) return { created: false };
     mkdirSync(this.location, { recursive: true });
+    this.lock();
     const metaPath = this.path('meta.json');
     let created = false;
     if (existsSync(metaPath)) {
@@ -84,6 +86,32 @@ export class DiskEventIndex implements EventIndex {
     if (this.docLines > 2 * this.live + 1000) this.compactDocs();
     this.docsFd = openSync(this.path('docs.jsonl'), 'a');
     return { created };
+  }
+
+  /**
+   * One process per directory: two writers would hand out the same rows. A lock file holds the
+   * owner's pid; a lock whose process is gone (killed) is taken over.
+   */
+  private lock(): void {
+    const path = this.path('LOCK');
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        writeFileSync(path, String(process.pid), { flag: 'wx' });
+        this.locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number(readFileSync(path, 'utf8').trim());
+        if (pid === process.pid || !alive(pid)) {
+          rmSync(path, { force: true });
+          continue;
+        }
+        throw new PermanentError(
+          'RP_ERR_CONFIG',
+          `the event index in ${this.location} is in use by process ${pid}: the embedded index serves one process; run several index workers against Qdrant (QDRANT_URL), or give each its own --data-dir`,
+        );
+      }
+    }
   }
 
   private load(): void {
@@ -293,6 +321,18 @@ export class DiskEventIndex implements EventIndex {
     for (const fd of [this.vecFd, this.docsFd]) if (fd !== undefined) closeSync(fd);
     this.vecFd = undefined;
     this.docsFd = undefined;
+    if (this.locked) rmSync(this.path('LOCK'), { force: true });
+    this.locked = false;
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -168,6 +168,31 @@ describe('index stage on Redis + Postgres', () => {
   });
 });
 
+describe('the embedded index rebuilt from the store', () => {
+  it('refills a missing index directory from the indexed events at start-up', async () => {
+    const w = await world();
+    try {
+      await escalate(w.bus, [escalated('rb-1'), escalated('rb-2', { platform: 'reddit' })], 'batch-rb');
+      await until('indexed', async () => (await w.bus.batchStatus('batch-rb'))?.completed);
+      await w.stage.close();
+      // A second stage on the same store with an empty directory: the files are "missing".
+      const dir = mkdtempSync(join(tmpdir(), 'rp-index-rebuild-'));
+      dirs.push(dir);
+      const embedder = await createEmbedder({ kind: 'hash' });
+      const fresh = new DiskEventIndex({ dir: join(dir, 'events'), dim: embedder.dim });
+      const stage = createIndexStage({ bus: w.bus, store: w.store, index: fresh, embedder, incidents: new RulesIncidentProvider(), log: silentLogger }, { apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 100 });
+      await stage.start();
+      expect(await fresh.count()).toBe(2);
+      const found = await stage.search.search({ query: 'watch your back', filters: { platform: 'reddit' } });
+      expect(found.results.map((r) => r.event_id)).toEqual(['rb-2']);
+      await stage.close();
+      await fresh.close();
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe('failing tasks leave nothing half-written, are retried, dead-lettered, and replay completes them', () => {
   it('the vector index is down (Qdrant answering 503)', async () => {
     const q: FakeQdrant = await startFakeQdrant();

@@ -5,7 +5,6 @@ import { createConsumerRedis, createProducerRedis, isConnectionError, logRedisPr
 import { STREAM_SCHEMA_VERSION } from '../../models/index.js';
 import { createKeys, type Keys } from '../keys.js';
 import {
-  BATCH_COUNTERS,
   STREAM_IDS,
   type AppendItem,
   type AppendOptions,

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { installErrorHandling } from '../common/http.js';
 import type { Logger } from '../common/logger.js';
-import { baseApp } from '../ingest/app.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../ops/app.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { openIndexBackends, type IndexBackends, type IndexBackendsConfig } from './backends.js';
 import { createIndexStage, type IndexStage, type IndexStageConfig } from './stage.js';
@@ -27,12 +25,8 @@ export interface RunningIndex {
 }
 
 /** The stage's HTTP app: its routes plus /health, /ready, /metrics, /v1/metrics. Not listening. */
-export async function buildIndexApp(stage: IndexStage, log: Logger): Promise<FastifyInstance> {
-  const app = baseApp(1024 * 1024);
-  installErrorHandling(app, log.child({ component: 'index-api' }));
-  await app.register(opsRoutes, { stages: [stage] });
-  await app.register(stage.routes);
-  return app;
+export function buildIndexApp(stage: IndexStage, log: Logger): Promise<FastifyInstance> {
+  return buildStagesApp({ stages: [stage], log, bodyLimitBytes: 1024 * 1024 });
 }
 
 /** Starts `riskpipe index-worker`: backends (migrations applied), the bus, the HTTP app on :8003, then the consumer. */

@@ -1,14 +1,7 @@
-import { z } from 'zod';
 import type { BatchStatus } from '../../stream/types.js';
-import { positiveInt, resolveSettings } from '../settings.js';
-import { callIndexApi, indexApiSettings } from './search.js';
-
-export const batchSettings = {
-  ...indexApiSettings,
-  wait: { flag: 'wait', schema: z.boolean(), default: false },
-  timeoutS: { flag: 'timeoutS', schema: positiveInt(7 * 24 * 3600), default: 600 },
-  intervalMs: { flag: 'intervalMs', schema: positiveInt(60_000), default: 500 },
-};
+import { batchSettings } from '../index-settings.js';
+import { resolveSettings } from '../settings.js';
+import { callIndexApi } from './search.js';
 
 /** A one-line progress bar of terminal events over queued ones. */
 export function progressLine(s: BatchStatus, width = 30): string {

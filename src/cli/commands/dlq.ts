@@ -1,15 +1,7 @@
-import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
-import { positiveInt, resolveSettings } from '../settings.js';
-import { callIndexApi, indexApiSettings } from './search.js';
-
-export const dlqSettings = {
-  ...indexApiSettings,
-  stage: { flag: 'stage', schema: z.string().min(1).optional() },
-  limit: { flag: 'limit', schema: positiveInt(1_000_000), default: 100 },
-  all: { flag: 'all', schema: z.boolean(), default: false },
-  yes: { flag: 'yes', schema: z.boolean(), default: false },
-};
+import { dlqSettings } from '../index-settings.js';
+import { resolveSettings } from '../settings.js';
+import { callIndexApi } from './search.js';
 
 interface DeadLetterJson {
   id: string;

@@ -1,13 +1,5 @@
-import { z } from 'zod';
-import { logLevel, resolveSettings } from '../settings.js';
-import { storeSettings } from './index-worker.js';
-
-export const migrateSettings = {
-  ...storeSettings,
-  pglite: { flag: 'pglite', env: 'RISKPIPE_PGLITE_DIR', schema: z.string().min(1).optional() },
-  json: { flag: 'json', schema: z.boolean(), default: false },
-  logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'warn' },
-};
+import { migrateSettings } from '../index-settings.js';
+import { resolveSettings } from '../settings.js';
 
 /** `riskpipe migrate`: applies the store's pending migrations to Postgres (or a PGlite data directory) and says what it did. */
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {

@@ -1,14 +1,6 @@
-import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
-import { PLATFORMS, RISK_CATEGORIES, RISK_LEVELS } from '../../models/index.js';
-import { positiveInt, resolveSettings } from '../settings.js';
-
-/** Where the CLI finds stage 3's API (index-worker, or `riskpipe up`): shared by search, batch and dlq. */
-export const indexApiSettings = {
-  url: { flag: 'url', env: 'RISKPIPE_INDEX_URL', schema: z.string().url({ error: 'must be a URL such as http://127.0.0.1:8003' }), default: 'http://127.0.0.1:8003' },
-  apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().min(1).optional() },
-  json: { flag: 'json', schema: z.boolean(), default: false },
-};
+import { searchSettings } from '../index-settings.js';
+import { resolveSettings } from '../settings.js';
 
 /** One JSON request to the index API; error answers become RiskpipeErrors with the server's detail. */
 export async function callIndexApi<T>(base: string, apiKey: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -39,22 +31,6 @@ export async function callIndexApi<T>(base: string, apiKey: string | undefined, 
   }
   return json as T;
 }
-
-const list = <T extends readonly [string, ...string[]]>(values: T, upper = false) =>
-  z
-    .string()
-    .transform((s) => s.split(',').map((x) => (upper ? x.trim().toUpperCase() : x.trim().toLowerCase())).filter(Boolean))
-    .pipe(z.array(z.enum(values, { error: `must be one or more of ${values.join(', ')} (comma-separated)` })).min(1))
-    .optional();
-
-export const searchSettings = {
-  ...indexApiSettings,
-  k: { flag: 'k', schema: positiveInt(100), default: 10 },
-  platform: { flag: 'platform', schema: list(PLATFORMS) },
-  category: { flag: 'category', schema: list(RISK_CATEGORIES) },
-  level: { flag: 'level', schema: list(RISK_LEVELS, true) },
-  since: { flag: 'since', schema: z.string().min(1).optional() },
-};
 
 interface SearchAnswer {
   results: { event_id: string; score: number; content: string; platform: string; risk_category: string | null; risk_level: string | null; risk_score: number | null; incidents: { type: string; severity: string }[]; created_at: string }[];

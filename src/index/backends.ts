@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { createEmbedder, type EmbedderOptions } from '../embed/index.js';
+import { createEmbedder, HashEmbedder, type EmbedderOptions } from '../embed/index.js';
 import type { Embedder } from '../embed/types.js';
 import { openStore, type Store, type StoreOptions } from '../store/index.js';
 import { DiskEventIndex } from '../vector/disk-index.js';
@@ -46,8 +46,12 @@ export async function openIndexBackends(cfg: IndexBackendsConfig, log?: Logger):
     if (cfg.embedder.kind === 'remote') {
       const { RemoteEmbedder } = await import('../embed/remote.js');
       embedder = await RemoteEmbedder.connect(cfg.embedder);
+    } else if (cfg.embedder.kind === 'hash') {
+      // Unbatched: the stage embeds a whole read batch per call, and a search query should not
+      // wait for a batching window (setTimeout costs ≥ 1 ms).
+      embedder = new HashEmbedder({ dim: cfg.embedder.dim });
     } else {
-      embedder = await createEmbedder(cfg.embedder);
+      embedder = await createEmbedder({ maxWaitMs: 0, ...cfg.embedder });
     }
     opened.push(embedder);
     let index: EventIndex;

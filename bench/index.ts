@@ -140,7 +140,7 @@ async function throughput(): Promise<number> {
     const seconds = (performance.now() - t0) / 1000;
     await stage.close();
     // Where the time went: each task's total over the run (they overlap: A, B and C run in parallel).
-    const tasks = (await stage.registry.getSingleMetric('riskpipe_index_task_duration_seconds')!.get()).values.filter((v) => v.metricName?.endsWith('_sum'));
+    const tasks = (await stage.registry.getSingleMetric('riskpipe_index_task_duration_seconds')!.get()).values.filter((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
     console.log(`  task time (s, summed over batches): ${tasks.map((v) => `${v.labels.task} ${Number(v.value).toFixed(2)}`).join(', ')}; wall ${seconds.toFixed(2)}`);
     const counts = await store.statusCounts();
     if (counts.indexed !== EVENTS) throw new Error(`expected ${EVENTS} indexed, got ${JSON.stringify(counts)}`);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
-import { buildStagesApp } from '../ops/app.js';
+import { buildStagesApp } from '../common/stages-app.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { openIndexBackends, type IndexBackends, type IndexBackendsConfig } from './backends.js';
 import { createIndexStage, type IndexStage, type IndexStageConfig } from './stage.js';

@@ -217,9 +217,12 @@ export class Store {
       }
       await this.logAttempts(tx, rows.map((r) => ({ ...r, outcome: 'indexed' as const, error: null, errorCode: null })));
       const { rows: updated } = await tx.query<{ event_id: string }>(
+        // A join on the id list (not = ANY): the planner then looks each id up by primary key
+        // even before the table has statistics.
         `UPDATE events e SET status = 'indexed', indexed_at = now(), updated_at = now(), last_error = NULL, last_error_code = NULL,
            attempts = (SELECT count(DISTINCT (a.entry_id, a.delivery))::int FROM delivery_attempts a WHERE a.event_id = e.event_id)
-         WHERE e.event_id = ANY($1::text[])
+         FROM unnest($1::text[]) AS i(event_id)
+         WHERE e.event_id = i.event_id
          RETURNING e.event_id`,
         [ids],
       );
@@ -335,8 +338,8 @@ export class Store {
               COALESCE((SELECT jsonb_agg(jsonb_build_object('type', i.type, 'description', i.description, 'target', i.target, 'severity', i.severity,
                                                             'confidence', i.confidence, 'evidence', i.evidence) ORDER BY i.ordinal)
                         FROM incidents i WHERE i.event_id = e.event_id), '[]'::jsonb) AS incidents
-       FROM events e LEFT JOIN predictions p ON p.event_id = e.event_id
-       WHERE e.event_id = ANY($1::text[]) AND e.status = 'indexed'`,
+       FROM unnest($1::text[]) AS i(event_id) JOIN events e ON e.event_id = i.event_id LEFT JOIN predictions p ON p.event_id = e.event_id
+       WHERE e.status = 'indexed'`,
       [eventIds],
     );
     for (const r of rows) out.set(r.event_id, { ...r, created_at: iso(r.created_at) });

@@ -270,6 +270,10 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       const dead = await until('the dead letter', async () => (await w.bus.deadLetters.list())[0]);
       expect(dead).toMatchObject({ stage: 'index', attempts: 2, eventId: 'ev-pg' });
       expect(dead.error).toMatch(/store \(postgres\)/);
+      const ready = await json(w.app, 'GET', '/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not_ready', postgres: 'unavailable', problems: ['postgres'] });
+      expect((await json(w.app, 'GET', '/health')).body).toMatchObject({ status: 'degraded', dependencies: { postgres: { state: 'unavailable' } } });
       await proxy.up();
       // Nothing of it reached Postgres; its vector, if written, is not answered by search.
       expect(await w.store.getEvent('ev-pg')).toBeNull();

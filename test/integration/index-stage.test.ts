@@ -208,7 +208,7 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       expect(ev.last_error).toMatch(/vector index \(qdrant\)/);
       expect((await w.store.attempts('ev-q')).map((a) => a.outcome)).toEqual(['failed', 'dead_lettered']);
       expect((await w.store.searchRows(['ev-q'])).size).toBe(0);
-      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, dead_lettered: 1, completed: true });
+      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, failed: 1, dead_lettered: 1, completed: true });
 
       q.failNext(503, 0);
       const replay = await json(w.app, 'POST', '/v1/deadletters/replay', { stage: 'index' });

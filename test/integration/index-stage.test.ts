@@ -168,6 +168,33 @@ describe('index stage on Redis + Postgres', () => {
   });
 });
 
+describe('several index workers side by side (Qdrant)', () => {
+  it('share one group: every event indexed once, each worker took part', async () => {
+    const q = await startFakeQdrant();
+    const a = await world({ index: (dim) => new QdrantEventIndex({ url: q.url, collection: 'shared', dim }) });
+    try {
+      // A second worker: same bus prefix, same store, the same collection.
+      const embedder = await createEmbedder({ kind: 'hash' });
+      const idx = new QdrantEventIndex({ url: q.url, collection: 'shared', dim: embedder.dim });
+      const b = createIndexStage({ bus: a.bus, store: a.store, index: idx, embedder, incidents: new RulesIncidentProvider(), log: silentLogger }, { apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 50, batchSize: 16, consumer: 'worker-b' });
+      await b.start();
+      const items = Array.from({ length: 400 }, (_, i) => escalated(`sbs-${i}`, { content: `you better watch your back number ${i}` }));
+      await escalate(a.bus, items, 'batch-sbs');
+      await until('the batch to complete', async () => (await a.bus.batchStatus('batch-sbs'))?.completed, 30_000);
+      expect(await a.bus.batchStatus('batch-sbs')).toMatchObject({ indexed: 400, dead_lettered: 0 });
+      expect(await a.store.statusCounts('batch-sbs')).toMatchObject({ indexed: 400 });
+      expect(q.collections.get('shared')!.points.size).toBe(400);
+      const byConsumer = await a.store.db.query<{ consumer: string; n: number }>("SELECT consumer, count(*)::int AS n FROM delivery_attempts WHERE event_id LIKE 'sbs-%' GROUP BY consumer");
+      expect(byConsumer.rows.length).toBe(2);
+      expect(byConsumer.rows.reduce((s, r) => s + r.n, 0)).toBe(400);
+      await b.close();
+    } finally {
+      await a.close();
+      await q.close();
+    }
+  });
+});
+
 describe('the embedded index rebuilt from the store', () => {
   it('refills a missing index directory from the indexed events at start-up', async () => {
     const w = await world();

@@ -125,7 +125,11 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
         running = consumer.start();
         await running;
         log.info({ stream: bus.names.reasoning, group: INDEX_GROUP.group, consumer: consumerName, index: `${index.kind} ${index.location}`, store: store.kind, incidents: incidents.id, embedder: embedder.id }, 'index stage running');
-      })();
+      })().catch((err) => {
+        // A failed start (the index not reachable yet) may be tried again.
+        started = undefined;
+        throw err;
+      });
       return started;
     },
     close(deadlineMs) {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { createEmbedder } from '../../src/embed/index.js';
-import { buildIndexApp, createIndexStage, OpenAIIncidentProvider, RulesIncidentProvider, type IncidentProvider, type IndexStage } from '../../src/index/index.js';
+import { buildIndexApp, createIndexStage, startIndexService, OpenAIIncidentProvider, RulesIncidentProvider, type IncidentProvider, type IndexStage } from '../../src/index/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { RedisBus } from '../../src/stream/redis/bus.js';
 import type { Bus } from '../../src/stream/types.js';
@@ -166,6 +166,37 @@ describe('index stage on Redis + Postgres', () => {
     expect(await w.index.count()).toBe(4);
     expect((await w.store.searchRows(['ev-twice'])).size).toBe(1);
   });
+});
+
+describe('index-worker start-up', () => {
+  it('waits for a Postgres that is not up yet, then starts; a bad vector dimension stops it at once', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', 5432);
+    await proxy.down();
+    const url = new URL(DATABASE_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const prefix = uniquePrefix('index-start');
+    prefixes.push(prefix);
+    const schema = uniqueSchema('index_start');
+    schemas.push(schema);
+    const dir = mkdtempSync(join(tmpdir(), 'rp-index-start-'));
+    dirs.push(dir);
+    const cfg = {
+      redisUrl: REDIS_URL, prefix, host: '127.0.0.1', port: 0, apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 100,
+      backends: { store: { url: url.toString(), schema, connectTimeoutMs: 500 }, vector: { kind: 'embedded' as const, dir: join(dir, 'events') }, embedder: { kind: 'hash' as const }, incidents: { kind: 'rules' as const } },
+    };
+    const starting = startIndexService(cfg, silentLogger);
+    await new Promise((r) => setTimeout(r, 1500));
+    await proxy.up();
+    const svc = await starting;
+    try {
+      expect((await svc.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    } finally {
+      await svc.close();
+    }
+    // The same directory with another embedder dimension: refused, not retried.
+    await expect(startIndexService({ ...cfg, port: 0, backends: { ...cfg.backends, embedder: { kind: 'hash' as const, dim: 64 } } }, silentLogger)).rejects.toThrow(/384-dimensional.*makes 64/);
+    await proxy.close();
+  }, 30_000);
 });
 
 describe('several index workers side by side (Qdrant)', () => {

@@ -46,6 +46,8 @@ export interface IndexStageConfig {
   rebuildIfEmpty?: boolean;
   /** A probe of /health and /ready gives up after this. Default 1000 ms. */
   probeTimeoutMs?: number;
+  /** Serve GET /v1/batches/:id. Default true; `riskpipe up` turns it off if its ingest stage serves it. */
+  batchRoute?: boolean;
 }
 
 export interface IndexStage extends Stage {
@@ -112,7 +114,7 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
     get running() {
       return running ?? Promise.resolve();
     },
-    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, onSearch: (s) => metrics.searchSeconds.observe(s) }),
+    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, batchRoute: cfg.batchRoute, onSearch: (s) => metrics.searchSeconds.observe(s) }),
     start() {
       started ??= (async () => {
         const { created } = await index.open();

@@ -104,6 +104,16 @@ export function buildProgram(): Command {
       .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
   ).action(async (opts) => (await import('./commands/explain.js')).run(opts, process.env));
 
+  // Operator tools (issue 12): doctor, bench, top.
+  shared(
+    program
+      .command('top')
+      .description('live view of streams, groups, consumers, routing and escalations (q quit, p pause, d dead letters); one plain snapshot when not a terminal')
+      .option('--interval-ms <ms>', 'refresh interval (env RISKPIPE_TOP_INTERVAL_MS; default 1000)')
+      .option('--once', 'print one snapshot and exit, even on a terminal')
+      .option('--json', 'print one snapshot as JSON and exit'),
+  ).action(async (opts) => (await import('./commands/top.js')).run(opts, process.env));
+
   return program;
 }
 

@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopSource } from '../../src/ops/top-source.js';
+import { streamNames } from '../../src/models/stream.js';
+import { cleanupPrefix, connectTestRedis, uniquePrefix } from '../helpers/redis.js';
+
+const prediction = (category: string, level: string, score: number) =>
+  JSON.stringify({ event_id: 'x', risk_score: score, risk_level: level, risk_category: category, details: { reason: `${category} detected` } });
+
+describe('top data source on real Redis', () => {
+  let redis: Redis;
+  const prefix = uniquePrefix('top');
+  const s = streamNames(prefix);
+  beforeAll(async () => {
+    redis = await connectTestRedis();
+  });
+  afterAll(async () => {
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('reads depths, groups, consumers, dead letters, routing counts, rates and escalations', async () => {
+    for (let i = 0; i < 5; i++) await redis.xadd(s.raw, '*', 'v', '1', 'event_id', `e${i}`, 'event', '{}', 'ingested_at', 'now', 'batch_id', 'b', 'traceparent', '');
+    await redis.xgroup('CREATE', s.raw, 'risk-screening', '0');
+    await redis.xreadgroup('GROUP', 'risk-screening', 'worker-1', 'COUNT', 2, 'STREAMS', s.raw, '>');
+    await redis.xadd(s.reasoning, '*', 'event_id', 'old-1', 'prediction', prediction('spam', 'MEDIUM', 0.75));
+    await redis.xadd(s.deadletter, '*', 'v', '1', 'stage', 'screen', 'source_stream', s.raw, 'source_id', '1-0', 'error', 'bad json', 'error_code', 'RP_ERR_POISON_ENTRY', 'deliveries', '1', 'fields', '{}', 'failed_at', 'now');
+
+    const source = createTopSource({ redis, prefix });
+    const first = await source.snapshot();
+    expect(first.errors).toEqual([]);
+    const raw = first.streams.find((x) => x.role === 'raw')!;
+    expect(raw).toMatchObject({ name: s.raw, exists: true, length: 5, entriesAdded: 5 });
+    expect(first.streams.find((x) => x.role === 'lowRisk')!.exists).toBe(false);
+    const g = first.groups.find((x) => x.group === 'risk-screening')!;
+    expect(g).toMatchObject({ stream: s.raw, lag: 3, pending: 2 });
+    expect(g.consumers).toEqual([expect.objectContaining({ name: 'worker-1', pending: 2 })]);
+    expect(first.deadletters.total).toBe(1);
+    expect(first.deadletters.latest[0]).toMatchObject({ stage: 'screen', error_code: 'RP_ERR_POISON_ENTRY' });
+    // History is not replayed, but the latest escalations are shown at once.
+    expect(first.escalations.map((e) => e.event_id)).toEqual(['old-1']);
+    expect(first.routing.lastMinute.route.reasoning_queue).toBe(0);
+
+    await redis.xadd(s.reasoning, '*', 'event_id', 'new-threat', 'prediction', prediction('threat', 'HIGH', 0.95));
+    for (let i = 0; i < 3; i++) await redis.xadd(s.lowRisk, '*', 'event_id', `ok${i}`, 'prediction', prediction('low_risk', 'LOW', 0.1));
+    await new Promise((r) => setTimeout(r, 50));
+    // The low-risk stream appeared after the first snapshot: all of its entries are new.
+    const second = await source.snapshot();
+    expect(second.routing.lastMinute.route.reasoning_queue).toBe(1);
+    expect(second.routing.lastMinute.route.low_risk).toBe(3);
+    expect(second.routing.lastMinute.category.threat).toBe(1);
+    expect(second.routing.lastMinute.level.HIGH).toBe(1);
+    expect(second.routing.total.route).toEqual({ reasoning_queue: 2, low_risk: 3 });
+    expect(second.routing.ratePerSec.reasoning_queue).toBeGreaterThan(0);
+    expect(second.throughput.escalated.length).toBe(1);
+    expect(second.escalations[0]).toMatchObject({ event_id: 'new-threat', category: 'threat', level: 'HIGH', score: 0.95, reason: 'threat detected' });
+
+    await redis.xadd(s.lowRisk, '*', 'event_id', 'ok9', 'prediction', prediction('low_risk', 'LOW', 0.1));
+    const third = await source.snapshot();
+    expect(third.routing.lastMinute.route.low_risk).toBe(4);
+    expect(third.routing.lastMinute.category.low_risk).toBe(4);
+    expect(third.routing.total.category.low_risk).toBe(4);
+  });
+
+  it('reports an unreachable Redis inside the snapshot', async () => {
+    const { Redis } = await import('ioredis');
+    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    dead.on('error', () => {});
+    const snap = await createTopSource({ redis: dead, prefix }).snapshot();
+    expect(snap.errors[0]).toMatch(/^redis: /);
+    dead.disconnect();
+  });
+});

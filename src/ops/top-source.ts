@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
-import { fieldsToObject, GROUPS, streamNames } from '../models/stream.js';
+import { fieldsToObject, GROUPS, STREAMS } from '../models/stream.js';
+import { createKeys, type Keys } from '../stream/keys.js';
+import type { StreamNames } from '../stream/types.js';
 import { RISK_CATEGORIES, RISK_LEVELS } from '../models/risk.js';
 
 /**
@@ -10,6 +12,8 @@ import { RISK_CATEGORIES, RISK_LEVELS } from '../models/risk.js';
 export interface TopSnapshot {
   at: string; // ISO time of the snapshot
   prefix: string;
+  /** what every stream name starts with: prefix + hash tag, e.g. "t1:{rp}:" */
+  base: string;
   streams: StreamStatus[];
   groups: GroupStatus[];
   deadletters: { total: number; latest: DeadletterLine[] };
@@ -144,9 +148,22 @@ export interface PipelineStatus {
   groups: GroupStatus[];
 }
 
-/** Streams and groups of the pipeline under a prefix, in XINFO calls only (never SCAN). */
-export async function readPipelineStatus(redis: Redis, prefix: string): Promise<PipelineStatus> {
-  const names = streamNames(prefix);
+/**
+ * Which key layout the pipeline under `prefix` uses: the hash-tagged one (`{rp}:events:raw`, the
+ * default) or riskpipe 0.1's (`events:raw`). An explicit `hashTag` wins; otherwise the layout whose
+ * raw stream exists, the tagged one when neither does. Two EXISTS, never a SCAN.
+ */
+export async function detectKeys(redis: Redis, prefix: string, hashTag?: string): Promise<Keys> {
+  if (hashTag !== undefined) return createKeys({ prefix, hashTag });
+  const tagged = createKeys({ prefix });
+  const legacy = createKeys({ prefix, hashTag: '' });
+  if (tagged.base === legacy.base) return tagged;
+  const [t, l] = await Promise.all([redis.exists(tagged.streams.raw), redis.exists(legacy.streams.raw)]);
+  return !t && l ? legacy : tagged;
+}
+
+/** Streams and groups of the pipeline, in XINFO calls only (never SCAN). */
+export async function readPipelineStatus(redis: Redis, names: StreamNames): Promise<PipelineStatus> {
   const now = Date.now();
   const streams = await Promise.all(STREAM_ROLES.map((role) => readStream(redis, names[role], role, now)));
   const groups = (await Promise.all(STREAM_ROLES.map((role) => readGroups(redis, names[role])))).flat();
@@ -163,7 +180,10 @@ function emptyCounts(): RoutingCounts {
 
 export interface TopSourceOptions {
   redis: Redis;
+  /** the configured prefix (shown) */
   prefix: string;
+  /** the physical stream names (detectKeys) */
+  names: StreamNames;
   /** most routed entries read per stream per refresh (default 2000); beyond it categories are a sample */
   readLimit?: number;
   /** escalations kept (default 10) */
@@ -184,11 +204,10 @@ const HISTORY = 60;
  * per second however busy the pipeline is.
  */
 export function createTopSource(opts: TopSourceOptions): TopSource {
-  const { redis, prefix } = opts;
-  const names = streamNames(prefix);
+  const { redis, prefix, names } = opts;
   const readLimit = opts.readLimit ?? 2000;
   const now = opts.now ?? Date.now;
-  const status = opts.status ?? (() => readPipelineStatus(redis, prefix));
+  const status = opts.status ?? (() => readPipelineStatus(redis, names));
   const total = emptyCounts();
   const window: { at: number; route: string; category: string; level: string }[] = [];
   const escalations: EscalationLine[] = [];
@@ -279,6 +298,7 @@ export function createTopSource(opts: TopSourceOptions): TopSource {
       return {
         at: new Date(t).toISOString(),
         prefix,
+        base: names.raw.slice(0, names.raw.length - STREAMS.raw.length),
         streams: st.streams,
         groups: st.groups,
         deadletters: { total: dlStream?.entriesAdded ?? dlStream?.length ?? 0, latest: dl },

@@ -30,7 +30,7 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
     <Box flexDirection="column" width={width}>
       <Box>
         <Text bold>riskpipe top</Text>
-        <Text>  prefix: {s.prefix || '(none)'}  {s.at.replace('T', ' ').slice(0, 19)}Z  </Text>
+        <Text>  prefix: {s.prefix || '(none)'}  keys: {s.base || '(none)'}*  {s.at.replace('T', ' ').slice(0, 19)}Z  </Text>
         <Text dimColor>[q] quit  [p] {paused ? 'resume' : 'pause'}  [d] {view === 'deadletters' ? 'escalations' : 'dead letters'}</Text>
         {paused ? <Text color="yellow" bold>  PAUSED</Text> : null}
       </Box>
@@ -44,7 +44,7 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
         <Header title={`${pad('STREAM', 28)}${pad('length', 12, true)}${pad('added', 14, true)}  newest`} />
         {s.streams.map((st) => (
           <Text key={st.name} color={st.role === 'deadletter' && st.length > 0 ? 'red' : undefined} dimColor={!st.exists}>
-            {pad(shortName(st.name, s.prefix), 28)}
+            {pad(shortName(st.name, s.base), 28)}
             {pad(st.exists ? fmtNum(st.length) : 'absent', 12, true)}
             {pad(fmtNum(st.entriesAdded), 14, true)}
             {'  '}
@@ -59,7 +59,7 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
         {s.groups.map((g) => (
           <Box key={`${g.stream}/${g.group}`} flexDirection="column">
             <Text color={g.lag !== null && g.lag > 10_000 ? 'yellow' : undefined}>
-              {pad(`${g.group} ← ${shortName(g.stream, s.prefix)}`, 28)}
+              {pad(`${g.group} ← ${shortName(g.stream, s.base)}`, 28)}
               {pad(lag(g.lag), 12, true)}
               {pad(fmtNum(g.pending), 14, true)}
               {'  '}

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopSource } from '../../src/ops/top-source.js';
-import { streamNames } from '../../src/models/stream.js';
+import { createKeys } from '../../src/stream/keys.js';
 import { cleanupPrefix, connectTestRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prediction = (category: string, level: string, score: number) =>
@@ -10,7 +10,7 @@ const prediction = (category: string, level: string, score: number) =>
 describe('top data source on real Redis', () => {
   let redis: Redis;
   const prefix = uniquePrefix('top');
-  const s = streamNames(prefix);
+  const s = createKeys({ prefix }).streams;
   beforeAll(async () => {
     redis = await connectTestRedis();
   });
@@ -26,7 +26,7 @@ describe('top data source on real Redis', () => {
     await redis.xadd(s.reasoning, '*', 'event_id', 'old-1', 'prediction', prediction('spam', 'MEDIUM', 0.75));
     await redis.xadd(s.deadletter, '*', 'v', '1', 'stage', 'screen', 'source_stream', s.raw, 'source_id', '1-0', 'error', 'bad json', 'error_code', 'RP_ERR_POISON_ENTRY', 'deliveries', '1', 'fields', '{}', 'failed_at', 'now');
 
-    const source = createTopSource({ redis, prefix });
+    const source = createTopSource({ redis, prefix, names: s });
     const first = await source.snapshot();
     expect(first.errors).toEqual([]);
     const raw = first.streams.find((x) => x.role === 'raw')!;
@@ -66,7 +66,7 @@ describe('top data source on real Redis', () => {
     const { Redis } = await import('ioredis');
     const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     dead.on('error', () => {});
-    const snap = await createTopSource({ redis: dead, prefix }).snapshot();
+    const snap = await createTopSource({ redis: dead, prefix, names: s }).snapshot();
     expect(snap.errors[0]).toMatch(/^redis: /);
     dead.disconnect();
   });

@@ -8,6 +8,7 @@ function snapshot(i: number): TopSnapshot {
   return {
     at: `2026-12-01T10:00:0${i % 10}.000Z`,
     prefix: 't1:',
+    base: 't1:',
     streams: [
       { name: 't1:events:raw', role: 'raw', exists: true, length: 1200 + i, entriesAdded: 50_000 + i, lastEntryAgeMs: 120 },
       { name: 't1:events:reasoning_queue', role: 'reasoning', exists: true, length: 30, entriesAdded: 4_000, lastEntryAgeMs: 900 },

@@ -25,8 +25,9 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
     } catch (err) {
       throw new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', `cannot reach Redis at ${cfg.redisUrl}: ${(err as Error).message}`);
     }
-    const { createTopSource } = await import('../../ops/top-source.js');
-    const source = createTopSource({ redis, prefix: cfg.prefix });
+    const { createTopSource, detectKeys } = await import('../../ops/top-source.js');
+    const keys = await detectKeys(redis, cfg.prefix);
+    const source = createTopSource({ redis, prefix: cfg.prefix, names: keys.streams });
     const interactive = process.stdout.isTTY && process.stdin.isTTY && !cfg.json && !cfg.once;
     if (!interactive) {
       // Rates need two readings: take two, a short interval apart.

@@ -106,6 +106,25 @@ export function buildProgram(): Command {
 
   // Operator tools (issue 12): doctor, bench, top.
   shared(
+    scoring(
+      program
+        .command('doctor')
+        .description('check Node, Redis (version, features, eviction policy, persistence, streams, groups), Postgres and migrations, the vector index, the embedder, ports and settings; exit 1 when something failed')
+        .option('--database-url <url>', 'Postgres URL (env DATABASE_URL; default none: the embedded store is not checked)')
+        .option('--pg-schema <schema>', 'schema of the riskpipe tables (env RISKPIPE_PG_SCHEMA; default the search_path)')
+        .option('--vector-index <kind>', 'embedded|qdrant (env RISKPIPE_VECTOR_INDEX; default qdrant when --qdrant-url is set)')
+        .option('--qdrant-url <url>', 'Qdrant URL (env QDRANT_URL)')
+        .option('--collection <name>', 'Qdrant collection (env RISKPIPE_QDRANT_COLLECTION; default riskpipe_events)')
+        .option('--data-dir <dir>', 'data directory of the embedded index (env RISKPIPE_DATA_DIR; default .riskpipe)')
+        .option('--host <host>', 'address the stages listen on, for the port checks (env RISKPIPE_HOST; default 0.0.0.0)')
+        .option('--deep', 'also load the ONNX model and the word vectors (slow)')
+        .option('--skip-ports', 'do not check that the stage ports are free')
+        .option('--strict', 'exit 1 on warnings too')
+        .option('--timeout-ms <ms>', 'deadline of each group of checks (default 5000)')
+        .option('--json', 'print the report as JSON'),
+    ),
+  ).action(async (opts) => (await import('./commands/doctor.js')).run(opts, process.env));
+  shared(
     program
       .command('top')
       .description('live view of streams, groups, consumers, routing and escalations (q quit, p pause, d dead letters); one plain snapshot when not a terminal')

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Tracing } from '../common/trace.js';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -30,6 +31,8 @@ export interface IngestDeps {
   /** A producer bus: it fails fast while it cannot reach its store. */
   bus: Bus;
   log?: Logger;
+  /** Spans per event (src/ops/tracing.ts); default off. */
+  tracing?: Tracing;
 }
 
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
@@ -54,7 +57,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const bus = deps.bus;
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
-  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, tracing: deps.tracing });
   const metrics = createIngestMetrics(() => pipeline.depth());
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   const stream = bus.names.raw;
@@ -227,7 +230,7 @@ export function baseApp(bodyLimitBytes: number): FastifyInstance {
  */
 export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
   const log = opts.log ?? silentLogger;
-  const stage = createIngestStage({ bus: opts.bus, log }, opts);
+  const stage = createIngestStage({ bus: opts.bus, log, tracing: opts.tracing }, opts);
   const app = baseApp(opts.bodyLimitBytes ?? 16 * 1024 * 1024);
   installErrorHandling(app, log.child({ component: 'ingest' }));
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.

@@ -125,7 +125,7 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
             {s.escalations.map((e) => (
               <Text key={e.id}>
                 {e.at.slice(11, 19)} <Text color={e.level === 'HIGH' ? 'red' : 'yellow'}>{pad(e.category, 20)}</Text> {e.score.toFixed(2)} {pad(e.level, 6)} {pad(e.event_id, 18)}{' '}
-                {truncate(e.reason, Math.max(10, width - 60))}
+                {truncate(e.reason, Math.max(10, width - 68))}
               </Text>
             ))}
           </>

@@ -63,7 +63,12 @@ describe.skipIf(!hasTmux)('riskpipe top in tmux', () => {
     expect(sent.code).toBe(0);
     await runCli(['send', '--file', 'examples/clean.jsonl', '--url', `http://127.0.0.1:${ingestPort}`, '--no-progress']);
     // 40 events ingested, screened by the real worker, counted by top within a refresh or two.
-    const live = await until('routed counts', (s) => /events:raw\s+40\s/.test(s) && /events:reasoning_queue\s+\d+\s+\d+/.test(s) && !s.includes('none yet'));
+    const routedTotal = (scr: string) => {
+      const r = /^reasoning_queue\s+\S+\s+\d+\s+(\d+)/m.exec(scr);
+      const l = /^low_risk\s+\S+\s+\d+\s+(\d+)/m.exec(scr);
+      return r && l ? Number(r[1]) + Number(l[1]) : 0;
+    };
+    const live = await until('all 40 events routed', (s) => /events:raw\s+40\s/.test(s) && routedTotal(s) === 40 && /risk-screening ← events:raw\s+0\s+0\s/.test(s));
     expect(live).toMatch(/risk-screening ← events:raw\s+0\s+0\s+1/);
     expect(live).toMatch(/LATEST ESCALATIONS/);
     const routed = /^reasoning_queue\s+\S+\s+(\d+)\s+(\d+)/m.exec(live)!;

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Tracing } from '../common/trace.js';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../common/stages-app.js';
 import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
@@ -100,8 +98,6 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 
   const routes: FastifyPluginAsync = async (app) => {
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
     app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
       const started = performance.now();
       const [checked] = pipeline.validate([req.body]);
@@ -215,31 +211,21 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 }
 
-/** A Fastify app for HTTP servers of riskpipe: error boundary, JSON only, 503 while closing. */
-export function baseApp(bodyLimitBytes: number): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
-  closeConnectionsOnShutdown(app);
-  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
-  app.removeContentTypeParser(['text/plain']);
-  return app;
-}
-
 /**
- * The ingest HTTP app (the stage + /health, /ready, /metrics), built without listening so that
- * tests can `inject()` into it. The caller owns the bus and closes it after `app.close()`.
+ * The ingest HTTP app (the stage + /health, /ready, /metrics, the OpenAPI document), built
+ * without listening so that tests can `inject()` into it. The caller owns the bus and closes it
+ * after `app.close()`.
  */
 export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const log = opts.log ?? silentLogger;
-  const stage = createIngestStage({ bus: opts.bus, log, tracing: opts.tracing }, opts);
-  const app = baseApp(opts.bodyLimitBytes ?? 16 * 1024 * 1024);
-  installErrorHandling(app, log.child({ component: 'ingest' }));
-  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
-  app.setValidatorCompiler(() => () => true);
-  await app.register(swagger, { openapi: openApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(opsRoutes, { stages: [stage], retryAfterS: opts.retryAfterS, schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson } });
-  await app.register(stage.routes);
-  return app;
+  const stage = createIngestStage({ bus: opts.bus, log: opts.log, tracing: opts.tracing }, opts);
+  return buildStagesApp({
+    stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    retryAfterS: opts.retryAfterS,
+    openapi: openApiInfo,
+    schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },
+  });
 }
 
 function round(ms: number): number {

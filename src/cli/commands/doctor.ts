@@ -1,41 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import { ConfigError } from '../../common/errors.js';
 import { createProducerRedis } from '../../common/redis.js';
 import type { DoctorOptions } from '../../ops/doctor.js';
-import { port, positiveInt, resolveSettings, sharedSettings, type SettingsSpec } from '../settings.js';
-import { scoringSettings } from './screen.js';
+import { doctorSettings, resolveSettings, screenWorkerSettings, serveIngestSettings, type SettingsSpec } from '../settings.js';
 
-export const doctorSettings = {
-  redisUrl: sharedSettings.redisUrl,
-  prefix: sharedSettings.prefix,
-  ...scoringSettings,
-  databaseUrl: { flag: 'databaseUrl', env: 'DATABASE_URL', schema: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }).optional() },
-  pgSchema: { flag: 'pgSchema', env: 'RISKPIPE_PG_SCHEMA', schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'must be a lower-case SQL identifier' }).optional() },
-  vectorIndex: { flag: 'vectorIndex', env: 'RISKPIPE_VECTOR_INDEX', schema: z.enum(['embedded', 'qdrant'], { error: 'must be embedded or qdrant' }).optional() },
-  qdrantUrl: { flag: 'qdrantUrl', env: 'QDRANT_URL', schema: z.url({ error: 'must be an http(s) URL' }).optional() },
-  qdrantApiKey: { env: 'QDRANT_API_KEY', schema: z.string().optional() },
-  collection: { flag: 'collection', env: 'RISKPIPE_QDRANT_COLLECTION', schema: z.string().min(1), default: 'riskpipe_events' },
-  dataDir: { flag: 'dataDir', env: 'RISKPIPE_DATA_DIR', schema: z.string().min(1), default: '.riskpipe' },
-  host: { flag: 'host', env: 'RISKPIPE_HOST', schema: z.string().min(1), default: '0.0.0.0' },
-  ingestPort: { env: 'RISKPIPE_INGEST_PORT', schema: port, default: 8001 },
-  screenPort: { env: 'RISKPIPE_SCREEN_PORT', schema: port, default: 8002 },
-  indexPort: { env: 'RISKPIPE_INDEX_PORT', schema: port, default: 8003 },
-  maxQueueDepth: { env: 'RISKPIPE_MAX_QUEUE_DEPTH', schema: positiveInt(), default: 100_000 },
-  timeoutMs: { flag: 'timeoutMs', schema: positiveInt(120_000), default: 5000 },
-  json: { flag: 'json', schema: z.boolean(), default: false },
-  deep: { flag: 'deep', schema: z.boolean(), default: false },
-  skipPorts: { flag: 'skipPorts', schema: z.boolean(), default: false },
-  strict: { flag: 'strict', schema: z.boolean(), default: false },
-} satisfies SettingsSpec;
 
 /** Every long-running command's settings, resolved from the environment alone, for the settings check. */
 async function settingsProblems(env: NodeJS.ProcessEnv): Promise<NonNullable<DoctorOptions['settings']>> {
   const specs: [string, () => Promise<SettingsSpec>][] = [
-    ['serve-ingest', async () => (await import('./serve-ingest.js')).serveIngestSettings],
-    ['screen-worker', async () => (await import('./screen-worker.js')).screenWorkerSettings],
+    ['serve-ingest', async () => serveIngestSettings],
+    ['screen-worker', async () => screenWorkerSettings],
   ];
   return Promise.all(
     specs.map(async ([command, load]) => {
@@ -87,6 +63,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
     redis: {
       url: cfg.redisUrl,
       prefix: cfg.prefix,
+      hashTag: cfg.hashTag,
       connect: (url) => {
         const r = createProducerRedis(url, { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableAutoPipelining: false, connectTimeout: 3000 });
         r.on('error', () => {}); // reported by the check

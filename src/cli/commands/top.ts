@@ -1,15 +1,7 @@
-import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
 import { createProducerRedis } from '../../common/redis.js';
-import { positiveInt, resolveSettings, sharedSettings } from '../settings.js';
+import { resolveSettings, topSettings } from '../settings.js';
 
-export const topSettings = {
-  redisUrl: sharedSettings.redisUrl,
-  prefix: sharedSettings.prefix,
-  intervalMs: { flag: 'intervalMs', env: 'RISKPIPE_TOP_INTERVAL_MS', schema: positiveInt(60_000).min(100, { error: 'must be at least 100' }), default: 1000 },
-  json: { flag: 'json', schema: z.boolean(), default: false },
-  once: { flag: 'once', schema: z.boolean(), default: false },
-};
 
 /**
  * `riskpipe top`: the live TUI when stdout is a terminal; one plain snapshot (or --json) and exit
@@ -26,7 +18,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
       throw new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', `cannot reach Redis at ${cfg.redisUrl}: ${(err as Error).message}`);
     }
     const { createTopSource, detectKeys } = await import('../../ops/top-source.js');
-    const keys = await detectKeys(redis, cfg.prefix);
+    const keys = await detectKeys(redis, cfg.prefix, cfg.hashTag);
     const source = createTopSource({ redis, prefix: cfg.prefix, names: keys.streams });
     const interactive = process.stdout.isTTY && process.stdin.isTTY && !cfg.json && !cfg.once;
     if (!interactive) {

@@ -4,6 +4,7 @@ import type { Tracing } from '../common/trace.js';
 import { RiskpipeError } from '../common/errors.js';
 import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import type { Registry } from 'prom-client';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
 import { buildStagesApp } from '../common/stages-app.js';
@@ -31,6 +32,8 @@ export interface IngestDeps {
   log?: Logger;
   /** Spans per event (src/ops/tracing.ts); default off. */
   tracing?: Tracing;
+  /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
+  registry?: Registry;
 }
 
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
@@ -56,7 +59,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
   const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, tracing: deps.tracing });
-  const metrics = createIngestMetrics(() => pipeline.depth());
+  const metrics = createIngestMetrics(() => pipeline.depth(), deps.registry);
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   const stream = bus.names.raw;
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { Tracing } from '../common/trace.js';
 import type { Stage } from '../common/stage.js';
@@ -52,6 +53,8 @@ export interface ScreenDeps {
   loadScreener: () => Promise<OwnedScreener>;
   /** One `screen` span per event (src/ops/tracing.ts); default off. */
   tracing?: Tracing;
+  /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
+  registry?: Registry;
 }
 
 export interface ScreenStage extends Stage {
@@ -70,7 +73,7 @@ export interface ScreenStage extends Stage {
 export function createScreenStage(deps: ScreenDeps, cfg: ScreenStageConfig): ScreenStage {
   const { bus, log } = deps;
   const consumer = cfg.consumer ?? defaultConsumerName();
-  const metrics = createScreenMetrics(() => bus.groupInfo({ stream: 'raw', group: GROUPS.screening }));
+  const metrics = createScreenMetrics(() => bus.groupInfo({ stream: 'raw', group: GROUPS.screening }), deps.registry);
   let owned: OwnedScreener | undefined;
   let worker: ScreenWorker | undefined;
   let closing: Promise<void> | undefined;

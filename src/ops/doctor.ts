@@ -388,7 +388,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     Promise.resolve([checkNode(o.nodeVersion)]),
     o.settings ? Promise.resolve(checkSettings(o.settings)) : Promise.resolve(skip('settings', 'not checked')),
     o.redis ? guard('redis', checkRedis(o.redis, o)) : Promise.resolve(skip('redis', 'not configured')),
-    o.postgres ? guard('postgres', checkPostgres(o.postgres, o.migrations ?? [])) : Promise.resolve(skip('postgres', 'no --database-url / DATABASE_URL: the embedded store (PGlite) of riskpipe up is used')),
+    o.postgres ? guard('postgres', checkPostgres(o.postgres, o.migrations ?? [])) : Promise.resolve(skip('postgres', 'skipped (--skip-postgres)')),
     embedder ? embedder.then((e) => [e.result]) : Promise.resolve(skip('embedder', 'not checked')),
     o.vector ? embedder?.then((e) => guard('vector.index', checkVector(o.vector!, e.dim))) ?? guard('vector.index', checkVector(o.vector, undefined)) : Promise.resolve(skip('vector.index', 'not configured')),
     o.wordVectors

@@ -44,7 +44,6 @@ CREATE TABLE events (
   indexed_at      timestamptz
 );
 CREATE INDEX events_batch_id_idx ON events (batch_id);
-CREATE INDEX events_status_idx ON events (status);
 CREATE INDEX events_created_at_idx ON events (created_at);
 
 CREATE TABLE predictions (

@@ -117,20 +117,20 @@ describe('riskpipe doctor against a private Redis with a bad policy', () => {
   });
 
   it('the CLI: table, --json, exit 0 on warnings, 1 with --strict, 1 when Redis is away', async () => {
-    const env = { REDIS_URL: priv.url, RISKPIPE_PREFIX: '', DATABASE_URL: '' };
-    const table = await runCli(['doctor', '--skip-ports'], { env });
+    const env = { REDIS_URL: priv.url, RISKPIPE_PREFIX: '' };
+    const table = await runCli(['doctor', '--skip-ports', '--skip-postgres'], { env });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^⚠ redis\.maxmemory-policy\s+allkeys-lru/m);
     expect(table.stdout).toMatch(/\d+ ok, 2 warnings, 0 failed/);
-    const strict = await runCli(['doctor', '--skip-ports', '--strict'], { env });
+    const strict = await runCli(['doctor', '--skip-ports', '--skip-postgres', '--strict'], { env });
     expect(strict.code).toBe(1);
-    const json = await runCli(['doctor', '--skip-ports', '--json'], { env });
+    const json = await runCli(['doctor', '--skip-ports', '--skip-postgres', '--json'], { env });
     const report = JSON.parse(json.stdout);
     expect(report.checks.find((c: CheckResult) => c.id === 'redis.maxmemory-policy').status).toBe('warn');
-    const away = await runCli(['doctor', '--skip-ports', '--redis-url', `redis://127.0.0.1:${await freePort()}`], { env });
+    const away = await runCli(['doctor', '--skip-ports', '--skip-postgres', '--redis-url', `redis://127.0.0.1:${await freePort()}`], { env });
     expect(away.code).toBe(1);
     expect(away.stdout).toMatch(/^✗ redis\.reachable/m);
-    const bad = await runCli(['doctor', '--skip-ports'], { env: { ...env, RISKPIPE_MAX_BATCH_SIZE: 'lots' } });
+    const bad = await runCli(['doctor', '--skip-ports', '--skip-postgres'], { env: { ...env, RISKPIPE_MAX_BATCH_SIZE: 'lots' } });
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^✗ settings\.serve-ingest\s+maxBatchSize \(--max-batch-size \/ RISKPIPE_MAX_BATCH_SIZE\): must be a number/m);
   });

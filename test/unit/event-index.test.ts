@@ -283,3 +283,26 @@ function cos(a: Float32Array, b: Float32Array): number {
   }
   return d / Math.sqrt(na * nb);
 }
+
+describe('embedded index lock', () => {
+  it('refuses a second open of the same directory while the first holds it', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'rp-event-index-lock-'));
+    try {
+      const a = new DiskEventIndex({ dir: d, dim: DIM });
+      await a.open();
+      // A live process other than this one holds it (the parent of this test process).
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(d, 'LOCK'), String(process.ppid));
+      const b = new DiskEventIndex({ dir: d, dim: DIM });
+      await expect(b.open()).rejects.toThrow(/in use by process .*Qdrant/);
+      await a.close();
+      // A lock left by a killed process is taken over.
+      writeFileSync(join(d, 'LOCK'), '999999999');
+      const c = new DiskEventIndex({ dir: d, dim: DIM });
+      await c.open();
+      await c.close();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

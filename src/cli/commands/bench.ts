@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { RiskpipeError } from '../../common/errors.js';
 import { createConsumerRedis, deleteKeysByPrefix } from '../../common/redis.js';
 import { createKeys } from '../../stream/keys.js';
-import { benchSettings, resolveSettings } from '../settings.js';
+import { benchSettings } from '../ops-settings.js';
+import { resolveSettings } from '../settings.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/riskpipe', import.meta.url));
 

@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { ConfigError } from '../../common/errors.js';
 import { createProducerRedis } from '../../common/redis.js';
 import type { DoctorOptions } from '../../ops/doctor.js';
-import { doctorSettings, resolveSettings, screenWorkerSettings, serveIngestSettings, type SettingsSpec } from '../settings.js';
+import { indexWorkerSettings } from '../index-settings.js';
+import { doctorSettings } from '../ops-settings.js';
+import { resolveSettings, screenWorkerSettings, serveIngestSettings, type SettingsSpec } from '../settings.js';
 
 
 /** Every long-running command's settings, resolved from the environment alone, for the settings check. */
@@ -12,6 +14,7 @@ async function settingsProblems(env: NodeJS.ProcessEnv): Promise<NonNullable<Doc
   const specs: [string, () => Promise<SettingsSpec>][] = [
     ['serve-ingest', async () => serveIngestSettings],
     ['screen-worker', async () => screenWorkerSettings],
+    ['index-worker', async () => indexWorkerSettings],
   ];
   return Promise.all(
     specs.map(async ([command, load]) => {
@@ -71,11 +74,11 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
       },
     },
     maxQueueDepth: cfg.maxQueueDepth,
-    postgres: cfg.databaseUrl ? { url: cfg.databaseUrl, schema: cfg.pgSchema } : undefined,
-    migrations: cfg.databaseUrl ? await migrations() : undefined,
+    postgres: cfg.skipPostgres ? undefined : { url: cfg.databaseUrl, schema: cfg.dbSchema },
+    migrations: cfg.skipPostgres ? undefined : await migrations(),
     vector:
-      (cfg.vectorIndex ?? (cfg.qdrantUrl ? 'qdrant' : 'embedded')) === 'qdrant'
-        ? { kind: 'qdrant', url: cfg.qdrantUrl ?? 'http://127.0.0.1:6333', collection: cfg.collection, apiKey: cfg.qdrantApiKey }
+      cfg.qdrantUrl
+        ? { kind: 'qdrant', url: cfg.qdrantUrl, collection: cfg.collection, apiKey: cfg.qdrantApiKey }
         : { kind: 'embedded', dir: join(cfg.dataDir, 'index', 'events') },
     embedder:
       cfg.embedder === 'hash'

@@ -1,6 +1,7 @@
 import { RiskpipeError } from '../../common/errors.js';
 import { createProducerRedis } from '../../common/redis.js';
-import { resolveSettings, topSettings } from '../settings.js';
+import { topSettings } from '../ops-settings.js';
+import { resolveSettings } from '../settings.js';
 
 
 /**

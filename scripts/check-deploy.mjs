@@ -6,7 +6,7 @@
 //  - the Dockerfile: multi-stage, npm ci in the build stage, non-root runtime, entrypoint riskpipe
 // With --rules OUT it also writes every dashboard query as a recording rule, so that
 // `promtool check rules OUT` parses each PromQL expression.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import YAML from 'yaml';
 
@@ -76,6 +76,26 @@ const providers = YAML.parse(read('compose/grafana/provisioning/dashboards/dashb
 const wanted = ['stream depth', 'lag', 'throughput', 'category', 'latency', 'dead letter', 'rejection'];
 const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join(' | ');
 for (const w of wanted) check(titles.includes(w), `dashboard: no panel about "${w}"`);
+
+// Every metric a query names is one the code declares (a renamed metric leaves an empty panel).
+const declared = new Set();
+const walk = (dir) => {
+  for (const e of readdirSync(new URL(dir, root), { withFileTypes: true })) {
+    if (e.isDirectory()) walk(`${dir}${e.name}/`);
+    else if (/\.tsx?$/.test(e.name)) for (const m of read(`${dir}${e.name}`).matchAll(/'(riskpipe_[a-z0-9_]+)'/g)) declared.add(m[1]);
+  }
+};
+if (!process.env.DEPLOY_ROOT) {
+  walk('src/');
+  for (const p of dashboard.panels) {
+    for (const t of p.targets ?? []) {
+      for (const [m] of t.expr.matchAll(/riskpipe_[a-z0-9_]+/g)) {
+        const base = m.replace(/_(bucket|sum|count)$/, '');
+        check(declared.has(m) || declared.has(base), `dashboard panel "${p.title}": metric ${m} is not declared anywhere in src/`);
+      }
+    }
+  }
+}
 
 // ---- compose ------------------------------------------------------------------------------
 const compose = YAML.parse(read('compose/docker-compose.yml'), { merge: true });

@@ -53,7 +53,7 @@ export const benchSettings = {
   hashTag: SETTINGS.hashTag,
   ingestUrl: { flag: 'ingestUrl', env: 'RISKPIPE_URL', schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(), arg: 'url', description: 'measure the running services behind this ingest URL', defaultHelp: 'none: start serve-ingest and screen-worker under a private prefix' },
   apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().optional(), arg: 'key', description: 'API key of the ingest API' },
-  databaseUrl: { ...opsInfra.databaseUrl, default: undefined, schema: opsInfra.databaseUrl.schema.optional(), description: 'Postgres of the running index-worker: queued → indexed latency', defaultHelp: 'none: not measured' },
+  databaseUrl: { ...opsInfra.databaseUrl, default: undefined, schema: opsInfra.databaseUrl.schema.optional(), description: 'Postgres for indexing: a self-started pipeline then runs an index-worker in a schema of its own; with --ingest-url, the running index-worker\'s', defaultHelp: 'none: indexing not measured' },
   rate: { flag: 'rate', schema: positiveInt(1_000_000), default: 200, arg: 'events/s', description: 'event rate of the end-to-end latency phase' },
   duration: { flag: 'duration', schema: z.coerce.number({ error: 'must be a number' }).min(0.5, { error: 'must be at least 0.5' }).max(3600), default: 10, arg: 's', description: 'seconds of each phase' },
   connections: { flag: 'connections', schema: positiveInt(1024), default: 16, arg: 'n', description: 'HTTP connections of the load generator' },

@@ -357,7 +357,7 @@ export function formatBench(r: BenchResult): string {
     ['screening', r.screening ? `${fmt(r.screening.events_per_s)} events/s (${fmt(r.screening.events)} events)` : '—', '', '', ''],
     ['indexing', r.indexing ? `${fmt(r.indexing.events_per_s)} events/s (${fmt(r.indexing.events)} events)` : 'not measured', '', '', ''],
     [`queued → routed at ${fmt(r.end_to_end.achieved_rate)}/s`, `${fmt(r.end_to_end.queued_to_routed?.n)} events`, fmt(r.end_to_end.queued_to_routed?.p50_ms, 1), fmt(r.end_to_end.queued_to_routed?.p95_ms, 1), fmt(r.end_to_end.queued_to_routed?.p99_ms, 1)],
-    [`queued → indexed`, r.end_to_end.queued_to_indexed ? `${fmt(r.end_to_end.queued_to_indexed.n)} events` : 'not measured', fmt(r.end_to_end.queued_to_indexed?.p50_ms, 1), fmt(r.end_to_end.queued_to_indexed?.p95_ms, 1), fmt(r.end_to_end.queued_to_indexed?.p99_ms, 1)],
+    [`queued → indexed (escalated)`, r.end_to_end.queued_to_indexed ? `${fmt(r.end_to_end.queued_to_indexed.n)} events` : 'not measured', fmt(r.end_to_end.queued_to_indexed?.p50_ms, 1), fmt(r.end_to_end.queued_to_indexed?.p95_ms, 1), fmt(r.end_to_end.queued_to_indexed?.p99_ms, 1)],
   ];
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: string[]) => row.map((c, i) => (i === 0 || i === 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');

@@ -1,9 +1,12 @@
 import type { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBench, percentile, progressLine, summarize, type BenchResult } from '../../src/ops/bench.js';
 import { createKeys } from '../../src/stream/keys.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { connectTestRedis } from '../helpers/redis.js';
+
+const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 describe('riskpipe bench', () => {
   let redis: Redis;
@@ -13,8 +16,8 @@ describe('riskpipe bench', () => {
   });
   afterAll(() => redis.disconnect());
 
-  it('starts its own pipeline, measures every phase, prints JSON, and removes its prefix', async () => {
-    const r = await runCli(['bench', '--duration', '1', '--rate', '50', '--connections', '4', '--batch-size', '20', '--json', '--no-progress'], { timeoutMs: 120_000 });
+  it('starts its own pipeline (index-worker included), measures every phase, prints JSON, and removes its prefix and schema', async () => {
+    const r = await runCli(['bench', '--duration', '1', '--rate', '50', '--connections', '4', '--batch-size', '20', '--json', '--no-progress', '--database-url', PG_URL], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout) as BenchResult;
     expect(res.run_id).toMatch(/^bench-/);
@@ -29,7 +32,17 @@ describe('riskpipe bench', () => {
     const l = res.end_to_end.queued_to_routed!;
     expect(l.p50_ms).toBeLessThanOrEqual(l.p95_ms);
     expect(l.p95_ms).toBeLessThanOrEqual(l.p99_ms);
-    expect(res.indexing).toBeNull();
+    expect(res.indexing!.events).toBeGreaterThan(0);
+    expect(res.indexing!.events_per_s).toBeGreaterThan(0);
+    // Only escalations are indexed: some, not all, of the end-to-end events.
+    expect(res.end_to_end.queued_to_indexed!.n).toBeGreaterThan(0);
+    expect(res.end_to_end.queued_to_indexed!.n).toBeLessThan(res.end_to_end.sent);
+    expect(res.end_to_end.queued_to_indexed!.p50_ms).toBeGreaterThan(0);
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name LIKE $1', [`bench_${res.run_id.replace(/[^a-z0-9]/g, '_')}`]);
+    await db.end();
+    expect(rows[0].n).toBe(0);
     const keys = createKeys({ prefix: `bench:${res.run_id}:` });
     expect(await redis.exists(keys.streams.raw, keys.streams.lowRisk, keys.streams.reasoning)).toBe(0);
   }, 150_000);

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RiskpipeError } from '../../common/errors.js';
@@ -54,6 +57,10 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
     throw new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', `cannot reach Redis at ${cfg.redisUrl}: ${(err as Error).message}`);
   }
   const children: ChildProcess[] = [];
+  // A self-started pipeline with --database-url runs an index-worker too, in its own schema and data dir.
+  const withIndex = own && Boolean(cfg.databaseUrl);
+  const schema = withIndex ? `bench_${runId.replace(/[^a-z0-9]/g, '_')}` : undefined;
+  const dataDir = withIndex ? mkdtempSync(join(tmpdir(), 'riskpipe-bench-')) : undefined;
   const progressOn = cfg.progress && !cfg.json && Boolean(process.stderr.isTTY);
   const say = (s: string) => {
     if (!cfg.json) process.stderr.write(`${s}\n`);
@@ -78,18 +85,23 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
         const w = start(['screen-worker', '--host', '127.0.0.1', '--port', String(port), '--batch-size', '256', '--block-ms', '500']);
         workers.push(waitReady(`http://127.0.0.1:${port}/ready`, w, 60_000));
       }
-      say(`bench: started serve-ingest and ${cfg.screenWorkers} screen-worker(s) under prefix ${prefix}`);
+      if (withIndex) {
+        const port = await freePort();
+        const w = start(['index-worker', '--host', '127.0.0.1', '--port', String(port), '--database-url', cfg.databaseUrl!, '--db-schema', schema!, '--data-dir', dataDir!, '--block-ms', '500']);
+        workers.push(waitReady(`http://127.0.0.1:${port}/ready`, w, 60_000));
+      }
+      say(`bench: started serve-ingest, ${cfg.screenWorkers} screen-worker(s)${withIndex ? ' and an index-worker' : ''} under prefix ${prefix}`);
       await Promise.all([waitReady(`${ingestUrl}/ready`, ingest, 30_000), ...workers]);
     }
     let indexedAt: ((p: string) => Promise<Map<string, number>>) | undefined;
     let pgClient: import('pg').Client | undefined;
-    if (cfg.databaseUrl && !own) {
+    if (cfg.databaseUrl) {
       const { default: pg } = await import('pg');
       pgClient = new pg.Client({ connectionString: cfg.databaseUrl });
       await pgClient.connect();
       indexedAt = async (p) => {
         const { rows } = await pgClient!.query<{ event_id: string; ms: number }>(
-          "SELECT event_id, extract(epoch FROM indexed_at) * 1000 AS ms FROM events WHERE event_id LIKE $1 AND indexed_at IS NOT NULL",
+          `SELECT event_id, extract(epoch FROM indexed_at) * 1000 AS ms FROM ${schema ? `${schema}.` : ''}events WHERE event_id LIKE $1 AND indexed_at IS NOT NULL`,
           [`${p}-%`],
         );
         return new Map(rows.map((r) => [r.event_id, Number(r.ms)]));
@@ -118,8 +130,9 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
         : undefined,
     });
     if (progressOn) process.stderr.write('\r\x1b[2K');
+    if (schema) await pgClient?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pgClient?.end();
-    if (own) result.notes.push(`self-started pipeline (serve-ingest + ${cfg.screenWorkers} screen-worker) on this machine; its prefix was removed afterwards`);
+    if (own) result.notes.push(`self-started pipeline (serve-ingest + ${cfg.screenWorkers} screen-worker${withIndex ? ' + index-worker' : ''}) on this machine; its prefix${withIndex ? ', schema and data dir were' : ' was'} removed afterwards`);
     else result.notes.push(`events sent to the running services have ids starting with ${runId}`);
     process.stdout.write(cfg.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatBench(result)}\n`);
   } finally {
@@ -127,6 +140,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
     stop();
     await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
     if (own) await deleteKeysByPrefix(redis, prefix).catch(() => {});
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     redis.disconnect();
   }
 }

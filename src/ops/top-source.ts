@@ -18,7 +18,7 @@ export interface TopSnapshot {
   groups: GroupStatus[];
   deadletters: { total: number; latest: DeadletterLine[] };
   routing: {
-    /** counts of the routed entries seen since top started, and in the last 60 s */
+    /** routes: all time (entries-added); categories and levels: since top started (a minute back); and the last 60 s */
     total: RoutingCounts;
     lastMinute: RoutingCounts;
     /** events per second over the last refresh, per route */
@@ -199,9 +199,10 @@ const HISTORY = 60;
 
 /**
  * Snapshots from Redis. Totals per route come from each stream's `entries-added`; categories,
- * levels and escalations from reading the routed entries that arrived since the last refresh
- * (XRANGE from the last id seen, at most `readLimit` per stream), so top costs a few small reads
- * per second however busy the pipeline is.
+ * levels and escalations from following the two routed streams (a blocking XREAD on its own
+ * connection, starting one minute back): stage 3 deletes what it has stored from the reasoning
+ * queue within milliseconds, so polling would miss the escalations. At most `readLimit` entries
+ * per read; when the follower falls behind, categories and levels are marked as a sample.
  */
 export function createTopSource(opts: TopSourceOptions): TopSource {
   const { redis, prefix, names } = opts;
@@ -212,36 +213,47 @@ export function createTopSource(opts: TopSourceOptions): TopSource {
   const window: { at: number; route: string; category: string; level: string }[] = [];
   const escalations: EscalationLine[] = [];
   const history = { ingested: [] as number[], screened: [] as number[], escalated: [] as number[] };
-  const lastSeen: Record<string, string> = {};
   let prevAdded: { at: number; raw: number; reasoning: number; lowRisk: number } | undefined;
   let sampled = false;
   let rate: Record<string, number> = { reasoning_queue: 0, low_risk: 0 };
 
-  async function readNew(stream: string, route: 'reasoning_queue' | 'low_risk'): Promise<void> {
-    const from = lastSeen[stream];
-    let entries: [string, string[]][];
-    if (from === undefined) {
-      // First refresh: start at the newest entries (history is not replayed), escalations seeded.
-      entries = ((await redis.xrevrange(stream, '+', '-', 'COUNT', route === 'reasoning_queue' ? opts.escalations ?? 10 : 1)) as [string, string[]][]).reverse();
-      lastSeen[stream] = entries.at(-1)?.[0] ?? '0-0';
-      if (route === 'low_risk') return;
-      for (const [id, flat] of entries) pushEscalation(id, fieldsToObject(flat));
-      return;
-    }
-    entries = (await redis.xrange(stream, `(${from}`, '+', 'COUNT', readLimit)) as [string, string[]][];
-    if (entries.length === readLimit) sampled = true;
-    if (entries.length > 0) lastSeen[stream] = entries.at(-1)![0];
-    const t = now();
-    for (const [id, flat] of entries) {
-      const f = fieldsToObject(flat);
-      const p = parsePrediction(f.prediction);
-      total.route[route] = (total.route[route] ?? 0) + 1;
-      total.category[p.category] = (total.category[p.category] ?? 0) + 1;
-      total.level[p.level] = (total.level[p.level] ?? 0) + 1;
-      window.push({ at: t, route, category: p.category, level: p.level });
-      if (route === 'reasoning_queue') pushEscalation(id, f, p);
-    }
+  function consume(route: 'reasoning_queue' | 'low_risk', id: string, f: Record<string, string>) {
+    const p = parsePrediction(f.prediction);
+    total.route[route] = (total.route[route] ?? 0) + 1;
+    total.category[p.category] = (total.category[p.category] ?? 0) + 1;
+    total.level[p.level] = (total.level[p.level] ?? 0) + 1;
+    window.push({ at: idMs(id) ?? now(), route, category: p.category, level: p.level });
+    if (route === 'reasoning_queue') pushEscalation(id, f, p);
   }
+
+  // The follower: one blocking XREAD over both routed streams, from a minute ago.
+  let stopped = false;
+  const reader = redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  reader.on('error', () => {}); // snapshots report Redis problems
+  const since = `${now() - 60_000}-0`;
+  const ids: Record<string, string> = { [names.reasoning]: since, [names.lowRisk]: since };
+  let markRead!: () => void;
+  const firstRead = new Promise<void>((r) => (markRead = r));
+  const follow = (async () => {
+    while (!stopped) {
+      type Reply = [string, [string, string[]][]][];
+      let res: Reply | null = null;
+      try {
+        res = (await reader.xread('COUNT', readLimit, 'BLOCK', 500, 'STREAMS', names.reasoning, names.lowRisk, ids[names.reasoning], ids[names.lowRisk])) as Reply | null;
+      } catch {
+        if (!stopped) await new Promise((r) => setTimeout(r, 500));
+      }
+      for (const [stream, entries] of res ?? []) {
+        if (entries.length >= readLimit) sampled = true;
+        const route = stream === names.reasoning ? 'reasoning_queue' : 'low_risk';
+        for (const [id, flat] of entries) {
+          ids[stream] = id;
+          consume(route, id, fieldsToObject(flat));
+        }
+      }
+      markRead();
+    }
+  })();
 
   function pushEscalation(id: string, f: Record<string, string>, p = parsePrediction(f.prediction)) {
     escalations.unshift({ id, at: new Date(idMs(id) ?? 0).toISOString(), event_id: f.event_id ?? '?', category: p.category, level: p.level, score: p.score, reason: p.reason });
@@ -268,7 +280,8 @@ export function createTopSource(opts: TopSourceOptions): TopSource {
       let dl: DeadletterLine[] = [];
       try {
         st = await status();
-        await Promise.all([readNew(names.reasoning, 'reasoning_queue'), readNew(names.lowRisk, 'low_risk')]);
+        // The first snapshot waits (briefly) for the follower's catch-up of the last minute.
+        await Promise.race([firstRead, new Promise((r) => setTimeout(r, 2000))]);
         dl = await deadletters();
       } catch (err) {
         errors.push(`redis: ${(err as Error).message}`);
@@ -308,7 +321,11 @@ export function createTopSource(opts: TopSourceOptions): TopSource {
         errors,
       };
     },
-    async close() {},
+    async close() {
+      stopped = true;
+      reader.disconnect();
+      await follow;
+    },
   };
 }
 

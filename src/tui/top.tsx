@@ -103,10 +103,10 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
             .join('   ')}
         </Text>
         <Text>
-          {pad('categories (last min / since top started)', 44)}
+          {pad('categories (last min / seen by top)', 44)}
           {s.routing.sampled ? <Text color="yellow"> sampled</Text> : null}
         </Text>
-        {cats.length === 0 ? <Text dimColor>    none routed since top started</Text> : null}
+        {cats.length === 0 ? <Text dimColor>    none routed in the last minute</Text> : null}
         {cats.map(([c, n, t]) => (
           <Text key={c}>
             {'    '}

@@ -33,6 +33,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
         process.stdout.write(`${renderToString(React.createElement(TopView, { snapshot: snap, width: 110 }), { columns: 110 })}\n`);
       }
       if (snap.errors.length > 0) process.exitCode = 1;
+      await source.close();
       return;
     }
     const [{ render }, React, { TopApp }] = await Promise.all([import('ink'), import('react'), import('../../tui/top.js')]);
@@ -42,6 +43,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
     process.once('SIGTERM', stop);
     await app.waitUntilExit();
     process.off('SIGTERM', stop);
+    await source.close();
   } finally {
     redis.disconnect();
   }

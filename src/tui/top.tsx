@@ -30,7 +30,7 @@ export function TopView({ snapshot: s, paused = false, view = 'escalations', wid
     <Box flexDirection="column" width={width}>
       <Box>
         <Text bold>riskpipe top</Text>
-        <Text>  prefix: {s.prefix || '(none)'}  keys: {s.base || '(none)'}*  {s.at.replace('T', ' ').slice(0, 19)}Z  </Text>
+        <Text>  prefix: {s.prefix || '(none)'}{s.base !== s.prefix ? `  keys: ${s.base}*` : ''}  {s.at.replace('T', ' ').slice(0, 19)}Z  </Text>
         <Text dimColor>[q] quit  [p] {paused ? 'resume' : 'pause'}  [d] {view === 'deadletters' ? 'escalations' : 'dead letters'}</Text>
         {paused ? <Text color="yellow" bold>  PAUSED</Text> : null}
       </Box>

@@ -16,7 +16,12 @@ import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../hel
  * reads with capture-pane and drives with send-keys.
  */
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// Debian's tmux; installed here when missing and we may (CI runs as root), else the test says it skipped.
+if (spawnSync('tmux', ['-V']).status !== 0 && process.getuid?.() === 0) {
+  spawnSync('bash', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux)'], { stdio: 'ignore', timeout: 240_000 });
+}
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+if (!hasTmux) console.warn('top-tmux.test.ts: SKIPPED — tmux is not installed and could not be installed (apt-get install tmux)');
 
 describe.skipIf(!hasTmux)('riskpipe top in tmux', () => {
   const prefix = uniquePrefix('toptmux');

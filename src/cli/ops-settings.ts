@@ -21,8 +21,11 @@ const json = (description: string) => ({ flag: 'json', schema: z.boolean(), defa
 
 /** `riskpipe doctor`. */
 export const doctorSettings = {
-  ...sharedSettings,
-  ...scoringSettings,
+  redisUrl: sharedSettings.redisUrl,
+  prefix: sharedSettings.prefix,
+  hashTag: sharedSettings.hashTag,
+  embedder: scoringSettings.embedder,
+  modelDir: scoringSettings.modelDir,
   ...opsInfra,
   host: { ...SETTINGS.host, description: 'address the stages listen on, for the port checks' },
   ingestPort: { ...SETTINGS.ingestPort, flag: undefined },

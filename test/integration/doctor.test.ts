@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDoctor, formatDoctor, checkPort, checkVector, type CheckResult, type DoctorOptions } from '../../src/ops/doctor.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDoctor, formatDoctor, checkEmbedder, checkPort, checkVector, type CheckResult, type DoctorOptions } from '../../src/ops/doctor.js';
 import { createKeys } from '../../src/stream/keys.js';
 import { MIGRATIONS, migrate, migrationChecksum } from '../../src/store/migrations.js';
 import { createPostgresClient } from '../../src/store/sql.js';
@@ -166,5 +169,27 @@ describe('doctor: ports and the vector index', () => {
     expect((await checkVector({ kind: 'qdrant', url, collection: 'riskpipe_events' }, 100))[0].status).toBe('fail');
     expect((await checkVector({ kind: 'qdrant', url, collection: 'other' }, 384))[0].detail).toContain('not created yet');
     expect((await checkVector({ kind: 'qdrant', url: `http://127.0.0.1:${await freePort()}`, collection: 'x' }, 384))[0].status).toBe('fail');
+  });
+
+  it('embedded index: files and dimension; ONNX model: files present', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rp-doctor-'));
+    try {
+      expect((await checkVector({ kind: 'embedded', dir: join(dir, 'none') }, 384))[0].detail).toContain('not created yet');
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify({ format: 1, dim: 100 }));
+      expect((await checkVector({ kind: 'embedded', dir }, 384))[0]).toMatchObject({ status: 'fail', detail: expect.stringContaining('100-dim vectors, the embedder makes 384') });
+      expect((await checkVector({ kind: 'embedded', dir }, 100))[0].status).toBe('ok');
+      const model = join(dir, 'model');
+      mkdirSync(join(model, 'onnx'), { recursive: true });
+      writeFileSync(join(model, 'config.json'), JSON.stringify({ hidden_size: 384 }));
+      const missing = await checkEmbedder({ kind: 'onnx', modelDir: model });
+      expect(missing.result).toMatchObject({ status: 'fail', detail: expect.stringContaining('missing tokenizer.json, tokenizer_config.json, onnx/model.onnx') });
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) writeFileSync(join(model, f), '{}');
+      const present = await checkEmbedder({ kind: 'onnx', modelDir: model });
+      expect(present).toMatchObject({ result: { status: 'ok' }, dim: 384 });
+      const broken = await checkEmbedder({ kind: 'onnx', modelDir: model, load: async () => { throw new Error('Protobuf parsing failed'); } });
+      expect(broken.result).toMatchObject({ status: 'fail', detail: expect.stringContaining('does not load: Protobuf parsing failed') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RiskpipeError, ConfigError } from '../common/errors.js';
 import { batchSettings, dlqSettings, indexWorkerSettings, migrateSettings, searchSettings } from './index-settings.js';
+import { benchSettings, doctorSettings, topSettings } from './ops-settings.js';
 import { addSettingOptions, explainSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
 
 /**
@@ -86,6 +87,28 @@ export function buildProgram(): Command {
     program.command('dlq <action> [ids...]').description('dead-lettered entries: list | show <id...> | replay <id...>|--stage|--all | purge <id...>|--stage|--all --yes'),
     dlqSettings,
   ).action(async (action, ids, opts) => (await import('./commands/dlq.js')).run(action, ids, opts, process.env));
+
+  // Operator tools (issue 12): doctor, bench, top.
+  addSettingOptions(
+    program
+      .command('doctor')
+      .description('check Node, Redis (version, features, eviction policy, persistence, streams, groups), Postgres and migrations, the vector index, the embedder, ports and settings; exit 1 when something failed'),
+    doctorSettings,
+  ).action(async (opts) => (await import('./commands/doctor.js')).run(opts, process.env));
+  addSettingOptions(
+    program
+      .command('bench')
+      .description('measure the pipeline as a user sees it: ingest req/s and latency (single, batch), screening and indexing events/s, end-to-end latency at --rate; against --ingest-url or a pipeline it starts itself'),
+    benchSettings,
+  )
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts) => (await import('./commands/bench.js')).run(opts, process.env));
+  addSettingOptions(
+    program
+      .command('top')
+      .description('live view of streams, groups, consumers, routing and escalations (q quit, p pause, d dead letters); one plain snapshot when not a terminal'),
+    topSettings,
+  ).action(async (opts) => (await import('./commands/top.js')).run(opts, process.env));
 
   return program;
 }

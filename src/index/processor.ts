@@ -1,5 +1,6 @@
 import { PermanentError, RiskpipeError, isRetryable } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import type { Tracing } from '../common/trace.js';
 import type { Embedder } from '../embed/types.js';
 import { decodeRouted, STREAM_SCHEMA_VERSION, type Event, type Incident, type RiskPrediction } from '../models/index.js';
 import type { Store } from '../store/index.js';
@@ -36,6 +37,8 @@ export interface IndexItem {
   batchId: string | null;
   traceparent: string | null;
   screenedAt: string | null;
+  /** When decoding began (only while tracing: the start of the event's `index` span). */
+  decodedAtMs?: number;
 }
 
 export interface IndexOutput {
@@ -55,6 +58,8 @@ export interface IndexProcessorOptions {
   consumer?: string;
   metrics?: IndexMetrics;
   log?: Logger;
+  /** One `index` span per event, child of the entry's traceparent; default off. */
+  tracing?: Tracing;
 }
 
 /** The vector index payload of an event. */
@@ -92,7 +97,9 @@ export class IndexProcessor implements Processor<IndexItem, IndexOutput> {
     if (fields.v !== STREAM_SCHEMA_VERSION) throw new PermanentError('RP_ERR_SCHEMA_VERSION', `unknown stream schema version ${JSON.stringify(fields.v)} (this build reads ${STREAM_SCHEMA_VERSION})`);
     try {
       const { event, prediction, entry } = decodeRouted(fields);
-      return { event, prediction, batchId: fields.batch_id || null, traceparent: entry.traceparent || null, screenedAt: entry.screened_at || null };
+      const item: IndexItem = { event, prediction, batchId: fields.batch_id || null, traceparent: entry.traceparent || null, screenedAt: entry.screened_at || null };
+      if (this.o.tracing?.enabled) item.decodedAtMs = Date.now();
+      return item;
     } catch (err) {
       throw new PermanentError('RP_ERR_POISON_ENTRY', `not a routed entry: ${(err as Error).message.slice(0, 300)}`, err);
     }
@@ -178,6 +185,15 @@ export class IndexProcessor implements Processor<IndexItem, IndexOutput> {
       for (const k of failed) byCode.set(codeOf(errors[k]!), (byCode.get(codeOf(errors[k]!)) ?? 0) + 1);
       for (const [code, count] of byCode) m?.failed.labels({ code }).inc(count);
       this.log.warn({ failed: failed.length, of: n, error: errors[failed[0]]!.message.slice(0, 300) }, 'index attempts failed');
+    }
+    const tracing = this.o.tracing;
+    if (tracing?.enabled) {
+      items.forEach((it, k) => {
+        const span = tracing.span('index', it.value.traceparent ?? undefined, { kind: 'consumer', startTimeMs: it.value.decodedAtMs, attributes: { 'riskpipe.event_id': it.value.event.event_id, 'messaging.message.id': it.delivery.id, 'riskpipe.outcome': outcomes[k].kind } });
+        if (errors[k]) span.fail(errors[k]);
+        else span.setAttributes({ 'riskpipe.incidents': incidents[k].length });
+        span.end();
+      });
     }
     return outcomes;
   }

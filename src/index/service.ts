@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Tracing } from '../common/trace.js';
 import { isRetryable } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { buildStagesApp } from '../common/stages-app.js';
@@ -57,7 +58,7 @@ export async function untilUp<T>(what: string, fn: () => Promise<T>, log: Logger
  * Starts `riskpipe index-worker`: backends (migrations applied), the bus, the HTTP app on :8003,
  * then the consumer. A store or vector index that is not up yet is waited for.
  */
-export async function startIndexService(cfg: IndexServiceConfig, log: Logger): Promise<RunningIndex> {
+export async function startIndexService(cfg: IndexServiceConfig, log: Logger, tracing?: Tracing): Promise<RunningIndex> {
   const backends = await untilUp('the store', () => openIndexBackends(cfg.backends, log), log);
   let bus: Bus;
   try {
@@ -66,7 +67,7 @@ export async function startIndexService(cfg: IndexServiceConfig, log: Logger): P
     await backends.close();
     throw err;
   }
-  const stage = createIndexStage({ bus, log, ...backends }, cfg);
+  const stage = createIndexStage({ bus, log, ...backends, tracing }, cfg);
   const app = await buildIndexApp(stage, log);
   let url: string;
   try {
@@ -101,6 +102,7 @@ export async function startIndexService(cfg: IndexServiceConfig, log: Logger): P
         await app.close();
         await bus.close();
         await backends.close();
+        await tracing?.shutdown();
       })();
       return closing;
     },

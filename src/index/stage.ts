@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
+import type { Tracing } from '../common/trace.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { Embedder } from '../embed/types.js';
 import { GROUPS } from '../models/index.js';
@@ -24,6 +25,8 @@ export interface IndexDeps {
   embedder: Embedder;
   incidents: IncidentProvider;
   log: Logger;
+  /** One `index` span per event (src/ops/tracing.ts); default off. */
+  tracing?: Tracing;
   /** Register the stage's metrics here (one registry for a process of several stages). Default its own. */
   registry?: Registry;
 }
@@ -67,10 +70,10 @@ export const INDEX_GROUP: GroupRef = { stream: 'reasoning', group: GROUPS.indexi
  * then closes the dependencies.
  */
 export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexStage {
-  const { bus, store, index, embedder, incidents, log } = deps;
+  const { bus, store, index, embedder, incidents, log, tracing } = deps;
   const consumerName = cfg.consumer ?? defaultConsumerName();
   const metrics = createIndexMetrics(deps.registry);
-  const processor = new IndexProcessor({ bus, ref: INDEX_GROUP, store, index, embedder, incidents, maxDeliveries: cfg.maxDeliveries, consumer: consumerName, metrics, log });
+  const processor = new IndexProcessor({ bus, ref: INDEX_GROUP, store, index, embedder, incidents, maxDeliveries: cfg.maxDeliveries, consumer: consumerName, metrics, log, tracing });
   const consumer = new Consumer({
     bus,
     ref: INDEX_GROUP,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Tracing } from '../common/trace.js';
 import { RiskpipeError } from '../common/errors.js';
 import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -29,6 +30,8 @@ export interface IngestDeps {
   /** A producer bus: it fails fast while it cannot reach its store. */
   bus: Bus;
   log?: Logger;
+  /** Spans per event (src/ops/tracing.ts); default off. */
+  tracing?: Tracing;
   /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
   registry?: Registry;
 }
@@ -55,7 +58,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const bus = deps.bus;
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
-  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, tracing: deps.tracing });
   const metrics = createIngestMetrics(() => pipeline.depth(), deps.registry);
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   const stream = bus.names.raw;
@@ -217,7 +220,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
  * after `app.close()`.
  */
 export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const stage = createIngestStage({ bus: opts.bus, log: opts.log }, opts);
+  const stage = createIngestStage({ bus: opts.bus, log: opts.log, tracing: opts.tracing }, opts);
   return buildStagesApp({
     stages: [stage],
     log: opts.log,

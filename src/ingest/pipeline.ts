@@ -1,4 +1,4 @@
-import { traceparentFor } from '../common/trace.js';
+import { noopTracing, type Tracing } from '../common/trace.js';
 import { STREAM_SCHEMA_VERSION, parseEvent, type Event, type FieldError } from '../models/index.js';
 import { contentHash, type AppendOutcome, type Bus } from '../stream/index.js';
 
@@ -20,6 +20,8 @@ export interface IngestOptions {
   maxQueueDepth?: number;
   /** Default 3600. */
   dedupWindowS?: number;
+  /** One `ingest` span per event, whose traceparent the entry carries. Default off. */
+  tracing?: Tracing;
 }
 
 /** One client event after validation: the event, or why it was rejected. */
@@ -40,8 +42,10 @@ export class IngestPipeline {
   readonly bus: Bus;
   readonly maxQueueDepth: number;
   readonly dedupWindowS: number;
+  readonly tracing: Tracing;
 
   constructor(opts: IngestOptions) {
+    this.tracing = opts.tracing ?? noopTracing;
     this.bus = opts.bus;
     this.maxQueueDepth = opts.maxQueueDepth ?? 100_000;
     this.dedupWindowS = opts.dedupWindowS ?? 3600;
@@ -66,19 +70,27 @@ export class IngestPipeline {
     const valid = checked.filter((c) => c.event);
     if (valid.length === 0) return [];
     const at = ingestedAt.toISOString();
-    const res = await this.bus.append(
-      'raw',
-      valid.map((c) => {
-        const e = c.event!;
-        return {
-          eventId: e.event_id,
-          contentHash: contentHash(e),
-          // The fields of an events:raw entry, in this order (src/models/stream.ts RawEntry).
-          fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: traceparentFor(traceparent) },
-        };
-      }),
-      { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS, batch: batchTotal === undefined ? undefined : { id: batchId, total: batchTotal } },
-    );
+    const parent = Array.isArray(traceparent) ? traceparent[0] : traceparent;
+    // One span per event; its traceparent goes into the entry, so the screen span becomes its child.
+    const spans = valid.map((c) => this.tracing.span('ingest', parent, { kind: 'server', attributes: { 'riskpipe.event_id': c.event!.event_id, 'riskpipe.batch_id': batchId } }));
+    const items = valid.map((c, i) => {
+      const e = c.event!;
+      return {
+        eventId: e.event_id,
+        contentHash: contentHash(e),
+        // The fields of an events:raw entry, in this order (src/models/stream.ts RawEntry).
+        fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: spans[i].traceparent },
+      };
+    });
+    const batch = batchTotal === undefined ? undefined : { id: batchId, total: batchTotal };
+    let res: Awaited<ReturnType<Bus['append']>>;
+    try {
+      res = await this.bus.append('raw', items, { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS, batch });
+    } catch (err) {
+      for (const span of spans) span.fail(err), span.end();
+      throw err;
+    }
+    if (this.tracing.enabled) res.outcomes.forEach((o, i) => (spans[i].setAttributes({ 'riskpipe.outcome': o.status }), spans[i].end()));
     return res.outcomes;
   }
 

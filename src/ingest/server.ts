@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
+import type { Tracing } from '../common/trace.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
 
@@ -15,6 +16,8 @@ export interface IngestServerConfig {
   dedupWindowS: number;
   maxBatchSize: number;
   bodyLimitBytes: number;
+  /** Spans per event (src/ops/tracing.ts); default off. Flushed by close(). */
+  tracing?: Tracing;
 }
 
 export interface RunningIngest {
@@ -36,6 +39,7 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     maxBatchSize: cfg.maxBatchSize,
     bodyLimitBytes: cfg.bodyLimitBytes,
     log,
+    tracing: cfg.tracing,
   });
   let url: string;
   try {
@@ -55,6 +59,7 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
       closing ??= (async () => {
         await app.close();
         await bus.close();
+        await cfg.tracing?.shutdown();
       })();
       return closing;
     },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
+import type { Tracing } from '../common/trace.js';
 import type { Stage } from '../common/stage.js';
 import { GROUPS } from '../models/index.js';
 import { createBus, defaultConsumerName, type Bus } from '../stream/index.js';
@@ -50,6 +51,8 @@ export interface ScreenDeps {
   log: Logger;
   /** Loads the scorer; start() calls it once. */
   loadScreener: () => Promise<OwnedScreener>;
+  /** One `screen` span per event (src/ops/tracing.ts); default off. */
+  tracing?: Tracing;
   /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
   registry?: Registry;
 }
@@ -117,6 +120,7 @@ export function createScreenStage(deps: ScreenDeps, cfg: ScreenStageConfig): Scr
           authorWindowS: cfg.authorWindowS,
           trimIntervalMs: cfg.trimIntervalMs,
           closeDeadlineMs: cfg.closeDeadlineMs,
+          tracing: deps.tracing,
           learnMaxSimilarity: owned.learnMaxSimilarity,
           metrics,
           log,
@@ -155,9 +159,9 @@ export interface RunningScreen {
  * Starts `screen-worker`: the HTTP app on host:port first (so /health answers and /ready says
  * "loading" while the model loads), then the scorer, then the consumer loop.
  */
-export async function startScreenService(cfg: ScreenServiceConfig, log: Logger, loadScreener: () => Promise<OwnedScreener>): Promise<RunningScreen> {
+export async function startScreenService(cfg: ScreenServiceConfig, log: Logger, loadScreener: () => Promise<OwnedScreener>, tracing?: Tracing): Promise<RunningScreen> {
   const bus = await createBus({ kind: 'redis', role: 'consumer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag }, log);
-  const stage = createScreenStage({ bus, log, loadScreener }, cfg);
+  const stage = createScreenStage({ bus, log, loadScreener, tracing }, cfg);
   const app = await buildScreenApp({ screener: () => undefined, threshold: NaN, log }, stage);
 
   let url: string;
@@ -196,6 +200,7 @@ export async function startScreenService(cfg: ScreenServiceConfig, log: Logger, 
         await stage.close(cfg.closeDeadlineMs);
         await app.close();
         await bus.close();
+        await tracing?.shutdown();
       })();
       return closing;
     },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PermanentError, RiskpipeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { traceparentFor } from '../common/trace.js';
+import { noopTracing, traceparentFor, type Tracing } from '../common/trace.js';
 import { Event, GROUPS, STREAM_SCHEMA_VERSION, parseEvent, type ParseEventResult, type RiskPrediction } from '../models/index.js';
 import { Consumer, type Bus, type Decoded, type Done, type GroupRef, type Outcome, type Processor, type SettleOutcome, type StreamNames } from '../stream/index.js';
 import { AuthorTracker } from './author.js';
@@ -54,6 +54,8 @@ export interface ParsedRawEntry {
   /** The entry's `event` field as it was, passed on unchanged (no re-serialisation). */
   eventJson: string;
   traceparent: string;
+  /** When decoding began (only while tracing: the start of the event's `screen` span). */
+  decodedAtMs?: number;
 }
 
 /**
@@ -201,6 +203,8 @@ export interface ScreenWorkerOptions {
   closeDeadlineMs?: number;
   metrics?: ScreenMetrics;
   log?: Logger;
+  /** One `screen` span per event, child of the entry's traceparent; default off. */
+  tracing?: Tracing;
 }
 
 /**
@@ -223,6 +227,7 @@ export class ScreenWorker {
   private readonly learnMaxSimilarity: number;
   private readonly log: Logger;
   private readonly runner: Consumer<ParsedRawEntry, RiskPrediction>;
+  private readonly tracing: Tracing;
 
   constructor(opts: ScreenWorkerOptions) {
     this.bus = opts.bus;
@@ -232,6 +237,7 @@ export class ScreenWorker {
     this.group = opts.group ?? GROUPS.screening;
     this.ref = { stream: 'raw', group: this.group };
     this.learnMaxSimilarity = opts.learnMaxSimilarity ?? 0.95;
+    this.tracing = opts.tracing ?? noopTracing;
     this.metrics = opts.metrics ?? createScreenMetrics();
     this.authors = new AuthorTracker(opts.bus, { windowS: opts.authorWindowS });
     const m = this.metrics;
@@ -299,7 +305,11 @@ export class ScreenWorker {
   private processor(): Processor<ParsedRawEntry, RiskPrediction> {
     return {
       // 1. decode
-      decode: (fields) => parseRawEntry(fields),
+      decode: (fields) => {
+        const v = parseRawEntry(fields);
+        if (this.tracing.enabled) v.decodedAtMs = Date.now();
+        return v;
+      },
       handle: async (items) => {
         // 2. author
         const stats = await this.authors.observe(items.map((t) => ({ entryId: t.delivery.id, event: t.value.event })));
@@ -339,6 +349,10 @@ export class ScreenWorker {
   private async route(done: Done<ParsedRawEntry, RiskPrediction>[]): Promise<SettleOutcome[]> {
     const screenedAt = new Date().toISOString();
     const routes: Route[] = new Array(done.length);
+    // Tracing off: no spans, and the entry's traceparent passes through unchanged.
+    const spans = !this.tracing.enabled ? undefined : done.map((d) =>
+      this.tracing.span('screen', d.value.traceparent, { kind: 'consumer', startTimeMs: d.value.decodedAtMs, attributes: { 'riskpipe.event_id': d.value.event.event_id, 'messaging.message.id': d.delivery.id } }),
+    );
     const reply = await this.bus.settle(
       this.ref,
       done.map((d, i) => {
@@ -351,7 +365,7 @@ export class ScreenWorker {
           event: d.value.eventJson,
           prediction: JSON.stringify(d.output),
           source_id: d.delivery.id,
-          traceparent: d.value.traceparent,
+          traceparent: spans ? spans[i].traceparent : d.value.traceparent,
           screened_at: screenedAt,
           // Always present (empty when unknown), so a batch's outputs share one field template.
           batch_id: batchId ?? '',
@@ -365,6 +379,12 @@ export class ScreenWorker {
       }),
     );
 
+    if (spans) {
+      done.forEach((d, i) => {
+        spans[i].setAttributes({ 'riskpipe.route': routes[i], 'riskpipe.risk_score': d.output.risk_score, 'riskpipe.risk_category': d.output.risk_category, 'riskpipe.already_settled': reply[i] === null });
+        spans[i].end();
+      });
+    }
     const counts = new Map<string, number>();
     for (let i = 0; i < done.length; i++) {
       if (reply[i] === null) continue;

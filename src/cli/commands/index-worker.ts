@@ -33,6 +33,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
   const cfg = resolveSettings(indexWorkerSettings, flags, env);
   const log = createLogger({ level: cfg.logLevel });
   const { startIndexService } = await import('../../index/service.js');
-  const service = await startIndexService({ ...cfg, backends: backendsFromSettings(cfg) }, log);
+  const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-index', env);
+  const service = await startIndexService({ ...cfg, backends: backendsFromSettings(cfg) }, log, tracing);
   await untilSignal(() => service.close(), log);
 }

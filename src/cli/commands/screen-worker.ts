@@ -10,6 +10,7 @@ export { screenWorkerSettings };
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(screenWorkerSettings, flags, env);
   const log = createLogger({ level: cfg.logLevel });
-  const service = await startScreenService(cfg, log, () => loadScreener(cfg, log));
+  const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-screen', env);
+  const service = await startScreenService(cfg, log, () => loadScreener(cfg, log), tracing);
   await untilSignal(() => service.close(), log);
 }

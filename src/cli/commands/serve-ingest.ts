@@ -10,6 +10,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
   // PORT is the common convention of process managers; RISKPIPE_INGEST_PORT wins over it.
   const cfg = resolveSettings(serveIngestSettings, flags, { ...env, RISKPIPE_INGEST_PORT: env.RISKPIPE_INGEST_PORT ?? env.PORT });
   const log = createLogger({ level: cfg.logLevel });
-  const server = await startIngestServer(cfg, log);
+  const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-ingest', env);
+  const server = await startIngestServer({ ...cfg, tracing }, log);
   await untilSignal(() => server.close(), log);
 }

@@ -27,7 +27,13 @@ export function buildProgram(): Command {
       .option('--max-queue-depth <n>', 'answer 503 while events:raw has this many unconsumed entries (env RISKPIPE_MAX_QUEUE_DEPTH; default 100000)')
       .option('--dedup-window-s <s>', 'seconds a repeated event counts as duplicate (env RISKPIPE_DEDUP_WINDOW_S; default 3600)')
       .option('--max-batch-size <n>', 'most events per batch request (env RISKPIPE_MAX_BATCH_SIZE; default 500)')
-      .option('--body-limit-bytes <n>', 'largest request body (env RISKPIPE_BODY_LIMIT_BYTES; default 16777216)'),
+      .option('--body-limit-bytes <n>', 'largest request body (env RISKPIPE_BODY_LIMIT_BYTES; default 16777216)')
+      .option('--max-json-depth <n>', 'deepest nesting of one event, the event being level 1 (env RISKPIPE_MAX_JSON_DEPTH; default 32)')
+      .option('--max-metadata-bytes <n>', 'largest metadata of one event as JSON (env RISKPIPE_MAX_METADATA_BYTES; default 16384)')
+      .option('--request-timeout-ms <ms>', 'a request\'s headers and body must arrive within this, 0 = no limit (env RISKPIPE_REQUEST_TIMEOUT_MS; default 30000)')
+      .option('--headers-timeout-ms <ms>', 'request line and headers must arrive within this (env RISKPIPE_HEADERS_TIMEOUT_MS; default 10000)')
+      .option('--keep-alive-timeout-ms <ms>', 'close idle keep-alive connections after this (env RISKPIPE_KEEP_ALIVE_TIMEOUT_MS; default 72000)')
+      .option('--redis-command-timeout-ms <ms>', 'answer 503 when Redis does not answer within this (env RISKPIPE_REDIS_COMMAND_TIMEOUT_MS; default 1000)'),
   ).action(async (opts) => (await import('./commands/serve-ingest.js')).run(opts, process.env));
 
   // No Redis options: send only talks HTTP to serve-ingest.

@@ -5,6 +5,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { hardenedServerOptions, installJsonBodyParser, type HttpTimeouts } from '../common/http-hardening.js';
+import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
+import { redisFailure } from '../common/redis-failure.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { traceparentFor } from '../common/trace.js';
 import { parseEvent, type BatchItemResult, type BatchResponse, type Event, type FieldError, type IngestResponse } from '../models/index.js';
@@ -30,6 +33,12 @@ export interface IngestAppOptions {
   bodyLimitBytes?: number;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
+  /** JSON depth and metadata size limits (see src/common/limits.ts). */
+  limits?: Partial<InputLimits>;
+  /** Request, headers and keep-alive timeouts (see src/common/http-hardening.ts). */
+  timeouts?: Partial<HttpTimeouts>;
+  /** The producer connection's command timeout, for the 503 message. */
+  redisCommandTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -37,6 +46,8 @@ export interface IngestAppOptions {
 interface Checked {
   index: number;
   event?: Event;
+  /** The event as queued (serialised once, per event, so a failure is its own). */
+  json?: string;
   eventId: string | null;
   detail?: string;
   errors?: FieldError[];
@@ -70,8 +81,10 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   });
   const metrics = createIngestMetrics(() => queue.depth());
   const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
+  const limits: InputLimits = { ...DEFAULT_INPUT_LIMITS, ...opts.limits };
 
   const app = Fastify({
+    ...hardenedServerOptions(opts.timeouts),
     logger: false,
     bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024,
     return503OnClosing: true,
@@ -81,21 +94,13 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   closeConnectionsOnShutdown(app);
   // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
   app.removeContentTypeParser(['text/plain']);
+  installJsonBodyParser(app, limits);
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.
   app.setValidatorCompiler(() => () => true);
   await app.register(swagger, { openapi: openApiInfo });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const redisDown = (err: unknown) => {
-    if (err instanceof RiskpipeError) return err;
-    if (opts.redis.status !== 'ready') {
-      return new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', 'Redis is unavailable; nothing was queued, retry later', {
-        cause: err,
-        headers: { 'retry-after': String(retryAfterS) },
-      });
-    }
-    return err;
-  };
+  const redisDown = (err: unknown) => redisFailure(err, opts.redis.status, { retryAfterS, commandTimeoutMs: opts.redisCommandTimeoutMs }) ?? err;
 
   const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined) => {
     const valid = checked.filter((c) => c.event);
@@ -103,7 +108,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     if (opts.redis.status !== 'ready') throw redisDown(new Error(`redis status ${opts.redis.status}`));
     try {
       const res = await queue.enqueue(
-        valid.map((c) => ({ event: c.event!, traceparent: traceparentFor(traceparent) })),
+        valid.map((c) => ({ event: c.event!, json: c.json, traceparent: traceparentFor(traceparent) })),
         batchId,
       );
       return res.outcomes;
@@ -114,6 +119,8 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
         e.headers!['retry-after'] = String(retryAfterS);
       } else if (e instanceof RiskpipeError && e.code === 'RP_ERR_REDIS_UNAVAILABLE') {
         metrics.rejected.inc({ reason: 'redis_unavailable' }, valid.length);
+      } else if (e instanceof RiskpipeError && e.code === 'RP_ERR_REDIS_REFUSED') {
+        metrics.rejected.inc({ reason: 'redis_refused' }, valid.length);
       }
       throw e;
     }
@@ -195,7 +202,12 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
       metrics.rejected.inc({ reason: rejectionReason(parsed.errors) });
       throw new RiskpipeError('RP_ERR_VALIDATION', parsed.detail, { errors: parsed.errors });
     }
-    const [outcome] = await enqueue([{ index: 0, event: parsed.event, eventId: parsed.event.event_id }], randomUUID(), req.headers.traceparent);
+    const ser = serialiseEvent(parsed.event, limits);
+    if (!ser.ok) {
+      metrics.rejected.inc({ reason: 'invalid_metadata' });
+      throw new RiskpipeError(ser.code, ser.detail, { errors: ser.errors });
+    }
+    const [outcome] = await enqueue([{ index: 0, event: parsed.event, json: ser.json, eventId: parsed.event.event_id }], randomUUID(), req.headers.traceparent);
     countOutcomes([parsed.event], [outcome]);
     const ms = performance.now() - started;
     latencyIngest.observe(ms / 1000);
@@ -227,11 +239,25 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
       });
     }
     const batchId = randomUUID();
+    const cutOut = rejectedItems(rawEvents);
+    const itemErrors = (index: number, errors: FieldError[]) => errors.map((e) => ({ path: `events.${index}${e.path ? '.' + e.path : ''}`, message: e.message }));
     const checked: Checked[] = rawEvents.map((raw, index) => {
+      const tooDeep = cutOut?.get(index);
+      if (tooDeep) {
+        metrics.rejected.inc({ reason: 'invalid_metadata' });
+        return { index, eventId: null, detail: tooDeep.message, errors: itemErrors(index, [tooDeep]) };
+      }
       const p = parseEvent(raw);
-      if (p.ok) return { index, event: p.event, eventId: p.event.event_id };
-      metrics.rejected.inc({ reason: rejectionReason(p.errors) });
-      return { index, eventId: clientEventId(raw), detail: p.detail, errors: p.errors.map((e) => ({ path: `events.${index}${e.path ? '.' + e.path : ''}`, message: e.message })) };
+      if (!p.ok) {
+        metrics.rejected.inc({ reason: rejectionReason(p.errors) });
+        return { index, eventId: clientEventId(raw), detail: p.detail, errors: itemErrors(index, p.errors) };
+      }
+      const ser = serialiseEvent(p.event, limits);
+      if (!ser.ok) {
+        metrics.rejected.inc({ reason: 'invalid_metadata' });
+        return { index, eventId: p.event.event_id, detail: ser.detail, errors: itemErrors(index, ser.errors) };
+      }
+      return { index, event: p.event, json: ser.json, eventId: p.event.event_id };
     });
     const outcomes = await enqueue(checked, batchId, req.headers.traceparent);
     const validEvents = checked.filter((c) => c.event).map((c) => c.event!);

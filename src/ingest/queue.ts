@@ -22,6 +22,8 @@ export type EnqueueOutcome = { status: 'queued'; streamId: string } | { status: 
 
 export interface EnqueueItem {
   event: Event;
+  /** `JSON.stringify(event)` when the caller has it already (ingest serialises each event on its own). */
+  json?: string;
   traceparent: string;
 }
 
@@ -73,9 +75,9 @@ export class IngestQueue {
   async enqueue(items: EnqueueItem[], batchId: string, ingestedAt = new Date()): Promise<EnqueueResult> {
     const keys: string[] = [this.stream];
     const args: string[] = [String(this.maxQueueDepth), String(this.dedupWindowS), STREAM_SCHEMA_VERSION, ingestedAt.toISOString(), batchId];
-    for (const { event, traceparent } of items) {
+    for (const { event, json, traceparent } of items) {
       keys.push(`${this.prefix}dd:c:${contentHash(event)}`, `${this.prefix}dd:i:${event.event_id}`);
-      args.push(event.event_id, JSON.stringify(event), traceparent);
+      args.push(event.event_id, json ?? JSON.stringify(event), traceparent);
     }
     const reply = await this.run(keys.length, ...keys, ...args);
     if (reply[0] === 'FULL') {

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { createProducerRedis, type Redis } from '../common/redis.js';
 import type { Logger } from '../common/logger.js';
+import type { HttpTimeouts } from '../common/http-hardening.js';
+import type { InputLimits } from '../common/limits.js';
 import { streamNames } from '../models/index.js';
 import { buildIngestApp } from './app.js';
 
@@ -14,6 +16,15 @@ export interface IngestServerConfig {
   dedupWindowS: number;
   maxBatchSize: number;
   bodyLimitBytes: number;
+  /** See InputLimits; defaults there. */
+  maxJsonDepth?: number;
+  maxMetadataBytes?: number;
+  /** See HttpTimeouts; defaults there. */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** A producer command (the ingest script, /ready's PING) that Redis does not answer within this fails with 503. Default 1000 ms. */
+  redisCommandTimeoutMs?: number;
 }
 
 export interface RunningIngest {
@@ -26,7 +37,9 @@ export interface RunningIngest {
 
 /** Starts `serve-ingest`: the HTTP app on host:port, writing to `<prefix>events:raw`. */
 export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
-  const redis = createProducerRedis(cfg.redisUrl);
+  const redisCommandTimeoutMs = cfg.redisCommandTimeoutMs ?? 1_000;
+  // A frozen Redis keeps the socket open and answers nothing: without a timeout requests would hang as long.
+  const redis = createProducerRedis(cfg.redisUrl, { commandTimeout: redisCommandTimeoutMs });
   let lastRedisError = '';
   redis.on('error', (err) => {
     // ioredis reports every failed reconnect; log each distinct problem once.
@@ -47,6 +60,9 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     dedupWindowS: cfg.dedupWindowS,
     maxBatchSize: cfg.maxBatchSize,
     bodyLimitBytes: cfg.bodyLimitBytes,
+    limits: defined<InputLimits>({ maxJsonDepth: cfg.maxJsonDepth, maxMetadataBytes: cfg.maxMetadataBytes }),
+    timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs }),
+    redisCommandTimeoutMs,
     log,
   });
   const url = await app.listen({ host: cfg.host, port: cfg.port });
@@ -65,4 +81,9 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
       return closing;
     },
   };
+}
+
+/** The given fields only, so that the app's defaults apply to the rest. */
+function defined<T extends object>(o: { [K in keyof T]?: T[K] | undefined }): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { hardenedServerOptions, installJsonBodyParser } from '../common/http-hardening.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { GROUPS, streamNames, type RiskPrediction } from '../models/index.js';
 import { createScreenMetrics, type GroupInfo, type ScreenMetrics } from './metrics.js';
@@ -55,10 +56,11 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
   const metrics = opts.metrics ?? createScreenMetrics(redis ? () => readGroupInfo(redis, streams.raw, group) : undefined);
   const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
 
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({ ...hardenedServerOptions(), logger: false, bodyLimit: 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
   installErrorHandling(app, log);
   closeConnectionsOnShutdown(app);
   app.removeContentTypeParser(['text/plain']);
+  installJsonBodyParser(app);
 
   // Consumer connections queue commands while Redis is away; a probe must not wait for it.
   const redisProbe = async <T>(fn: (r: Redis) => Promise<T>, what: string): Promise<T> => {

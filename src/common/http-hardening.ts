@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { clientErrorHandler } from './client-error.js';
+import { DEFAULT_INPUT_LIMITS, parseJsonBody, type InputLimits } from './limits.js';
+
+/**
+ * How long a client may take, so that slow clients (slowloris: headers or a body trickled a
+ * byte at a time) cannot hold sockets and memory. Node enforces the request and headers
+ * timeouts every `connectionsCheckingInterval`, which is set from them.
+ */
+export interface HttpTimeouts {
+  /** The whole request, headers and body, must arrive within this. 0 = no limit. Default 30000 ms. */
+  requestTimeoutMs: number;
+  /** The request line and headers must arrive within this (also a fresh connection that sends nothing). Default 10000 ms. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. Default 72000 ms (longer than the 60 s idle timeout of common load balancers). */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 };
+
+/** The Fastify constructor options that harden the HTTP server: timeouts and riskpipe-shaped parser errors. */
+export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<FastifyServerOptions> & { http: Record<string, number> } {
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...t };
+  const headersTimeout = timeouts.requestTimeoutMs > 0 ? Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs) : timeouts.headersTimeoutMs;
+  const shortest = Math.min(...[timeouts.requestTimeoutMs, headersTimeout].filter((ms) => ms > 0));
+  return {
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    clientErrorHandler,
+    http: {
+      headersTimeout,
+      requestTimeout: timeouts.requestTimeoutMs,
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      // Node checks these timeouts on this interval (30 s by default, which would double them).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(shortest / 4) || 1_000)),
+    },
+  };
+}
+
+/**
+ * Replaces Fastify's JSON body parser with one that enforces the depth limit, cuts out a batch
+ * item that is too deep (reported per item, see `rejectedItems`), and names a `__proto__` key for
+ * what it is instead of calling the body malformed.
+ */
+export function installJsonBodyParser(app: FastifyInstance, limits: Pick<InputLimits, 'maxJsonDepth'> = DEFAULT_INPUT_LIMITS): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, limits));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}

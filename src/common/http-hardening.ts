@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './client-error.js';
+import { errorBody } from './http.js';
 import { DEFAULT_INPUT_LIMITS, parseJsonBody, type InputLimits } from './limits.js';
 
 /**
@@ -27,6 +28,10 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
     requestTimeout: timeouts.requestTimeoutMs,
     keepAliveTimeout: timeouts.keepAliveTimeoutMs,
     clientErrorHandler,
+    // Errors Fastify raises before routing (a URL that does not decode), in our shape too.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(errorBody('RP_ERR_BAD_REQUEST', `Bad request: ${err.message}`));
+    },
     http: {
       headersTimeout,
       requestTimeout: timeouts.requestTimeoutMs,

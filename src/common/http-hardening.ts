@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { clientErrorHandler } from './client-error.js';
 import { errorBody } from './http.js';
@@ -43,11 +45,18 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
 }
 
 /**
- * Replaces Fastify's JSON body parser with one that enforces the depth limit, cuts out a batch
- * item that is too deep (reported per item, see `rejectedItems`), and names a `__proto__` key for
- * what it is instead of calling the body malformed.
+ * Hardens a Fastify app built with `hardenedServerOptions`: replaces Fastify's JSON body parser
+ * with one that enforces the depth limit, cuts out a batch item that is too deep (reported per
+ * item, see `rejectedItems`) and names a `__proto__` key for what it is instead of calling the
+ * body malformed; and answers CONNECT (which Node hands to a 'connect' listener, or else drops
+ * the connection without a word) with a 405 in our shape.
  */
-export function installJsonBodyParser(app: FastifyInstance, limits: Pick<InputLimits, 'maxJsonDepth'> = DEFAULT_INPUT_LIMITS): void {
+export function hardenHttpApp(app: FastifyInstance, limits: Pick<InputLimits, 'maxJsonDepth'> = DEFAULT_INPUT_LIMITS): void {
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(errorBody('RP_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: this is not a proxy'));
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {

@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
-import { hardenedServerOptions, installJsonBodyParser, type HttpTimeouts } from '../common/http-hardening.js';
+import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from '../common/http-hardening.js';
 import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
 import { redisFailure } from '../common/redis-failure.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -94,7 +94,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   closeConnectionsOnShutdown(app);
   // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
   app.removeContentTypeParser(['text/plain']);
-  installJsonBodyParser(app, limits);
+  hardenHttpApp(app, limits);
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.
   app.setValidatorCompiler(() => () => true);
   await app.register(swagger, { openapi: openApiInfo });

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
-import { hardenedServerOptions, installJsonBodyParser } from '../common/http-hardening.js';
+import { hardenedServerOptions, hardenHttpApp } from '../common/http-hardening.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { GROUPS, streamNames, type RiskPrediction } from '../models/index.js';
 import { createScreenMetrics, type GroupInfo, type ScreenMetrics } from './metrics.js';
@@ -60,7 +60,7 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
   installErrorHandling(app, log);
   closeConnectionsOnShutdown(app);
   app.removeContentTypeParser(['text/plain']);
-  installJsonBodyParser(app);
+  hardenHttpApp(app);
 
   // Consumer connections queue commands while Redis is away; a probe must not wait for it.
   const redisProbe = async <T>(fn: (r: Redis) => Promise<T>, what: string): Promise<T> => {

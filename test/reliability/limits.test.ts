@@ -126,7 +126,7 @@ describe('__proto__ and constructor.prototype keys', () => {
 
 describe('log scrubbing', () => {
   it('drops the Redis command arguments ioredis puts on its errors, keeping the command name', () => {
-    const err = new ReplyError("OOM command not allowed when used memory > 'maxmemory'.") as ReplyError & { command?: unknown };
+    const err = new ReplyError("OOM command not allowed when used memory > 'maxmemory'.") as Error & { command?: unknown };
     err.command = { name: 'evalsha', args: ['sha', '3', 'secret message content about someone'] };
     const scrubbed = JSON.stringify(scrubError(new Error('wrapped', { cause: err })));
     expect(scrubbed).not.toContain('secret message content');

@@ -51,7 +51,8 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
  * body malformed; and answers CONNECT (which Node hands to a 'connect' listener, or else drops
  * the connection without a word) with a 405 in our shape.
  */
-export function hardenHttpApp(app: FastifyInstance, limits: Pick<InputLimits, 'maxJsonDepth'> = DEFAULT_INPUT_LIMITS): void {
+export function hardenHttpApp(app: FastifyInstance, given: Partial<InputLimits> = {}): void {
+  const limits = { ...DEFAULT_INPUT_LIMITS, ...given };
   app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify(errorBody('RP_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: this is not a proxy'));
     socket.on('error', () => socket.destroy());

@@ -1,26 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
 import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
 import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from '../common/http-hardening.js';
-import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
-import { redisFailure } from '../common/redis-failure.js';
+import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { traceparentFor } from '../common/trace.js';
-import { parseEvent, type BatchItemResult, type BatchResponse, type Event, type FieldError, type IngestResponse } from '../models/index.js';
+import type { Stage, StageStatus } from '../common/stage.js';
+import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
+import { opsRoutes } from '../ops/plugin.js';
+import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
-import { IngestQueue } from './queue.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
+import { IngestPipeline, type Checked } from './pipeline.js';
 
-export interface IngestAppOptions {
-  redis: Redis;
-  /** The raw stream's full name, prefix included. */
-  stream: string;
-  /** Put before dedup keys. Default "". */
-  prefix?: string;
+export interface IngestConfig {
   /** Accepted API keys; empty turns authentication off. */
   apiKeys?: string[];
   /** Default 100000. */
@@ -29,28 +24,23 @@ export interface IngestAppOptions {
   dedupWindowS?: number;
   /** Most events in one batch request. Default 500. */
   maxBatchSize?: number;
-  /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
-  bodyLimitBytes?: number;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
-  /** JSON depth and metadata size limits (see src/common/limits.ts). */
+  /** JSON depth and metadata size limits (src/common/limits.ts has the defaults). */
   limits?: Partial<InputLimits>;
-  /** Request, headers and keep-alive timeouts (see src/common/http-hardening.ts). */
-  timeouts?: Partial<HttpTimeouts>;
-  /** The producer connection's command timeout, for the 503 message. */
-  redisCommandTimeoutMs?: number;
+}
+
+export interface IngestDeps {
+  /** A producer bus: it fails fast while it cannot reach its store. */
+  bus: Bus;
   log?: Logger;
 }
 
-/** Where a batch of client events is split into the ones to queue and the ones to report. */
-interface Checked {
-  index: number;
-  event?: Event;
-  /** The event as queued (serialised once, per event, so a failure is its own). */
-  json?: string;
-  eventId: string | null;
-  detail?: string;
-  errors?: FieldError[];
+export interface IngestAppOptions extends IngestConfig, IngestDeps {
+  /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
+  bodyLimitBytes?: number;
+  /** Request, headers and keep-alive timeouts (src/common/http-hardening.ts has the defaults). */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 function rejectionReason(errors: FieldError[]): string {
@@ -60,119 +50,36 @@ function rejectionReason(errors: FieldError[]): string {
   return `invalid_${(first.path.split('.')[0] || 'body').replace(/[^a-z_]/g, '')}`;
 }
 
-function clientEventId(raw: unknown): string | null {
-  if (raw && typeof raw === 'object' && typeof (raw as { event_id?: unknown }).event_id === 'string') return (raw as { event_id: string }).event_id;
-  return null;
-}
-
 /**
- * The ingest HTTP app, built without listening so that tests can `inject()` into it. The caller
- * owns `redis` and closes it after `app.close()`.
+ * The ingest stage: its routes (POST /v1/events/ingest, /v1/events/ingest-batch, the OpenAPI
+ * document) and its status for the ops plugin. The steps are in pipeline.ts. The caller owns
+ * the bus.
  */
-export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const log = (opts.log ?? silentLogger).child({ component: 'ingest' });
-  const maxBatchSize = opts.maxBatchSize ?? 500;
-  const retryAfterS = opts.retryAfterS ?? 5;
-  const queue = new IngestQueue(opts.redis, {
-    stream: opts.stream,
-    prefix: opts.prefix,
-    maxQueueDepth: opts.maxQueueDepth,
-    dedupWindowS: opts.dedupWindowS,
-  });
-  const metrics = createIngestMetrics(() => queue.depth());
-  const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
-  const limits: InputLimits = { ...DEFAULT_INPUT_LIMITS, ...opts.limits };
+export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Stage {
+  const log = (deps.log ?? silentLogger).child({ component: 'ingest' });
+  const bus = deps.bus;
+  const maxBatchSize = cfg.maxBatchSize ?? 500;
+  const retryAfterS = cfg.retryAfterS ?? 5;
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, limits: cfg.limits });
+  const metrics = createIngestMetrics(() => pipeline.depth());
+  const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
+  const stream = bus.names.raw;
 
-  const app = Fastify({
-    ...hardenedServerOptions(opts.timeouts),
-    logger: false,
-    bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-  });
-  installErrorHandling(app, log);
-  closeConnectionsOnShutdown(app);
-  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
-  app.removeContentTypeParser(['text/plain']);
-  hardenHttpApp(app, limits);
-  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
-  app.setValidatorCompiler(() => () => true);
-  await app.register(swagger, { openapi: openApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  const redisDown = (err: unknown) => redisFailure(err, opts.redis.status, { retryAfterS, commandTimeoutMs: opts.redisCommandTimeoutMs }) ?? err;
-
-  const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined) => {
+  const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number) => {
     const valid = checked.filter((c) => c.event);
-    if (valid.length === 0) return [];
-    if (opts.redis.status !== 'ready') throw redisDown(new Error(`redis status ${opts.redis.status}`));
     try {
-      const res = await queue.enqueue(
-        valid.map((c) => ({ event: c.event!, json: c.json, traceparent: traceparentFor(traceparent) })),
-        batchId,
-      );
-      return res.outcomes;
+      return await pipeline.append(checked, batchId, traceparent, batchTotal);
     } catch (err) {
-      const e = redisDown(err);
-      if (e instanceof RiskpipeError && e.code === 'RP_ERR_QUEUE_FULL') {
+      if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
         metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
-        e.headers!['retry-after'] = String(retryAfterS);
-      } else if (e instanceof RiskpipeError && e.code === 'RP_ERR_REDIS_UNAVAILABLE') {
-        metrics.rejected.inc({ reason: 'redis_unavailable' }, valid.length);
-      } else if (e instanceof RiskpipeError && e.code === 'RP_ERR_REDIS_REFUSED') {
-        metrics.rejected.inc({ reason: 'redis_refused' }, valid.length);
+        err.headers!['retry-after'] = String(retryAfterS);
+      } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
+        metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid.length);
+        err.headers!['retry-after'] = String(retryAfterS);
       }
-      throw e;
+      throw err;
     }
   };
-
-  app.get('/health', { schema: routeSchemas.health }, async () => ({ status: 'ok', service: 'event-ingestion' }));
-
-  app.get('/ready', { schema: routeSchemas.ready }, async (_req, reply) => {
-    try {
-      if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
-      await opts.redis.ping();
-      return { status: 'ready', redis: 'ok', stream: opts.stream };
-    } catch (err) {
-      reply.code(503).header('retry-after', String(retryAfterS));
-      return { status: 'not_ready', redis: `unavailable: ${(err as Error).message}`, stream: opts.stream };
-    }
-  });
-
-  app.get('/v1/metrics', { schema: routeSchemas.metricsJson }, async () => {
-    let depth: number | null = null;
-    let redis = 'ok';
-    try {
-      if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
-      depth = await queue.depth();
-    } catch (err) {
-      redis = `unavailable: ${(err as Error).message}`;
-    }
-    const count = async (name: string) => {
-      const m = await metrics.registry.getSingleMetric(name)?.get();
-      return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
-    };
-    return {
-      queue_depth: depth,
-      max_queue_depth: queue.maxQueueDepth,
-      queue_capacity_percent: depth === null ? null : Math.round((depth / queue.maxQueueDepth) * 1_000_000) / 10_000,
-      dedup_window_seconds: queue.dedupWindowS,
-      max_batch_size: maxBatchSize,
-      stream: opts.stream,
-      redis,
-      events_received: await count('riskpipe_ingest_events_received_total'),
-      events_queued: await count('riskpipe_ingest_events_queued_total'),
-      duplicates: await count('riskpipe_ingest_duplicates_total'),
-      rejected: await count('riskpipe_ingest_rejected_total'),
-    };
-  });
-
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Labelled children are looked up once: prom-client hashes the label object on every call.
   const receivedBy = new Map<string, ReturnType<typeof metrics.received.labels>>();
@@ -195,95 +102,151 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     if (q > 0) metrics.queued.inc(q);
   };
 
-  app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
-    const started = performance.now();
-    const parsed = parseEvent(req.body);
-    if (!parsed.ok) {
-      metrics.rejected.inc({ reason: rejectionReason(parsed.errors) });
-      throw new RiskpipeError('RP_ERR_VALIDATION', parsed.detail, { errors: parsed.errors });
-    }
-    const ser = serialiseEvent(parsed.event, limits);
-    if (!ser.ok) {
-      metrics.rejected.inc({ reason: 'invalid_metadata' });
-      throw new RiskpipeError(ser.code, ser.detail, { errors: ser.errors });
-    }
-    const [outcome] = await enqueue([{ index: 0, event: parsed.event, json: ser.json, eventId: parsed.event.event_id }], randomUUID(), req.headers.traceparent);
-    countOutcomes([parsed.event], [outcome]);
-    const ms = performance.now() - started;
-    latencyIngest.observe(ms / 1000);
-    return outcome.status === 'queued'
-      ? { event_id: parsed.event.event_id, status: 'queued', stream_id: outcome.streamId, ingestion_time_ms: round(ms) }
-      : { event_id: parsed.event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
-  });
+  const routes: FastifyPluginAsync = async (app) => {
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
-    const started = performance.now();
-    const body = req.body as unknown;
-    const rawEvents = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { events?: unknown }).events : undefined;
-    if (!Array.isArray(rawEvents)) {
-      metrics.rejected.inc({ reason: 'invalid_batch' });
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch body must be {"events": [...]}', {
-        errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
-      });
-    }
-    if (rawEvents.length === 0) {
-      metrics.rejected.inc({ reason: 'empty_batch' });
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
-        errors: [{ path: 'events', message: 'must contain at least 1 event' }],
-      });
-    }
-    if (rawEvents.length > maxBatchSize) {
-      metrics.rejected.inc({ reason: 'batch_too_large' });
-      throw new RiskpipeError('RP_ERR_BATCH_TOO_LARGE', `Too many events in batch: ${rawEvents.length} (max: ${maxBatchSize})`, {
-        errors: [{ path: 'events', message: `at most ${maxBatchSize} events per batch` }],
-      });
-    }
-    const batchId = randomUUID();
-    const cutOut = rejectedItems(rawEvents);
-    const itemErrors = (index: number, errors: FieldError[]) => errors.map((e) => ({ path: `events.${index}${e.path ? '.' + e.path : ''}`, message: e.message }));
-    const checked: Checked[] = rawEvents.map((raw, index) => {
-      const tooDeep = cutOut?.get(index);
-      if (tooDeep) {
-        metrics.rejected.inc({ reason: 'invalid_metadata' });
-        return { index, eventId: null, detail: tooDeep.message, errors: itemErrors(index, [tooDeep]) };
+    app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
+      const started = performance.now();
+      const [checked] = pipeline.validate([req.body]);
+      if (!checked.event) {
+        metrics.rejected.inc({ reason: rejectionReason(checked.errors!) });
+        throw new RiskpipeError(checked.code ?? 'RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
-      const p = parseEvent(raw);
-      if (!p.ok) {
-        metrics.rejected.inc({ reason: rejectionReason(p.errors) });
-        return { index, eventId: clientEventId(raw), detail: p.detail, errors: itemErrors(index, p.errors) };
-      }
-      const ser = serialiseEvent(p.event, limits);
-      if (!ser.ok) {
-        metrics.rejected.inc({ reason: 'invalid_metadata' });
-        return { index, eventId: p.event.event_id, detail: ser.detail, errors: itemErrors(index, ser.errors) };
-      }
-      return { index, event: p.event, json: ser.json, eventId: p.event.event_id };
+      const event = checked.event;
+      const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
+      countOutcomes([event], [outcome]);
+      const ms = performance.now() - started;
+      latencyIngest.observe(ms / 1000);
+      return outcome.status === 'queued'
+        ? { event_id: event.event_id, status: 'queued', stream_id: outcome.id, ingestion_time_ms: round(ms) }
+        : { event_id: event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
     });
-    const outcomes = await enqueue(checked, batchId, req.headers.traceparent);
-    const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
-    countOutcomes(validEvents, outcomes);
-    let k = 0;
-    let queued = 0;
-    let duplicates = 0;
-    let errors = 0;
-    const results: BatchItemResult[] = checked.map((c) => {
-      if (!c.event) {
-        errors++;
-        return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
-      }
-      const o = outcomes[k++];
-      if (o.status === 'queued') {
-        queued++;
-        return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.streamId };
-      }
-      duplicates++;
-      return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
-    });
-    const ms = performance.now() - started;
-    latencyBatch.observe(ms / 1000);
-    return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
-  });
 
+    app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
+      const started = performance.now();
+      const body = req.body as unknown;
+      const rawEvents = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { events?: unknown }).events : undefined;
+      if (!Array.isArray(rawEvents)) {
+        metrics.rejected.inc({ reason: 'invalid_batch' });
+        throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch body must be {"events": [...]}', {
+          errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
+        });
+      }
+      if (rawEvents.length === 0) {
+        metrics.rejected.inc({ reason: 'empty_batch' });
+        throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
+          errors: [{ path: 'events', message: 'must contain at least 1 event' }],
+        });
+      }
+      if (rawEvents.length > maxBatchSize) {
+        metrics.rejected.inc({ reason: 'batch_too_large' });
+        throw new RiskpipeError('RP_ERR_BATCH_TOO_LARGE', `Too many events in batch: ${rawEvents.length} (max: ${maxBatchSize})`, {
+          errors: [{ path: 'events', message: `at most ${maxBatchSize} events per batch` }],
+        });
+      }
+      const batchId = randomUUID();
+      const checked = pipeline.validate(rawEvents, (index) => `events.${index}`);
+      for (const c of checked) if (!c.event) metrics.rejected.inc({ reason: rejectionReason(c.errors!.map((e) => ({ ...e, path: e.path.replace(/^events\.\d+\.?/, '') }))) });
+      const outcomes = await enqueue(checked, batchId, req.headers.traceparent, rawEvents.length);
+      const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
+      countOutcomes(validEvents, outcomes);
+      let k = 0;
+      let queued = 0;
+      let duplicates = 0;
+      let errors = 0;
+      const results: BatchItemResult[] = checked.map((c) => {
+        if (!c.event) {
+          errors++;
+          return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
+        }
+        const o = outcomes[k++];
+        if (o.status === 'queued') {
+          queued++;
+          return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.id };
+        }
+        duplicates++;
+        return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
+      });
+      const ms = performance.now() - started;
+      latencyBatch.observe(ms / 1000);
+      return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
+    });
+  };
+
+  const count = async (name: string) => {
+    const m = await metrics.registry.getSingleMetric(name)?.get();
+    return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
+  };
+
+  return {
+    name: 'ingest',
+    registry: metrics.registry,
+    routes,
+    async start() {},
+    async close() {},
+    async status(): Promise<StageStatus> {
+      const r = await bus.ready();
+      let depth: number | null = null;
+      let redis = r.ok ? 'ok' : r.detail;
+      if (r.ok) {
+        try {
+          depth = await pipeline.depth();
+        } catch (err) {
+          redis = `unavailable: ${(err as Error).message}`;
+        }
+      }
+      return {
+        ready: r.ok,
+        problems: r.ok ? [] : ['redis'],
+        health: { status: 'ok', service: 'event-ingestion' },
+        readiness: r.ok ? { status: 'ready', redis: 'ok', stream } : { status: 'not_ready', redis: r.detail, stream },
+        metrics: {
+          queue_depth: depth,
+          max_queue_depth: pipeline.maxQueueDepth,
+          queue_capacity_percent: depth === null ? null : Math.round((depth / pipeline.maxQueueDepth) * 1_000_000) / 10_000,
+          dedup_window_seconds: pipeline.dedupWindowS,
+          max_batch_size: maxBatchSize,
+          stream,
+          redis,
+          events_received: await count('riskpipe_ingest_events_received_total'),
+          events_queued: await count('riskpipe_ingest_events_queued_total'),
+          duplicates: await count('riskpipe_ingest_duplicates_total'),
+          rejected: await count('riskpipe_ingest_rejected_total'),
+        },
+      };
+    },
+  };
+}
+
+/**
+ * A Fastify app for HTTP servers of riskpipe: error boundary, JSON only (depth-limited, see
+ * src/common/limits.ts), 503 while closing, request/headers timeouts and Node's parser errors in
+ * our error shape (src/common/http-hardening.ts).
+ */
+export function baseApp(bodyLimitBytes: number, opts: { timeouts?: Partial<HttpTimeouts>; limits?: Partial<InputLimits> } = {}): FastifyInstance {
+  const app = Fastify({ ...hardenedServerOptions(opts.timeouts), logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
+  closeConnectionsOnShutdown(app);
+  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
+  app.removeContentTypeParser(['text/plain']);
+  hardenHttpApp(app, opts.limits);
+  return app;
+}
+
+/**
+ * The ingest HTTP app (the stage + /health, /ready, /metrics), built without listening so that
+ * tests can `inject()` into it. The caller owns the bus and closes it after `app.close()`.
+ */
+export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
+  const log = opts.log ?? silentLogger;
+  const stage = createIngestStage({ bus: opts.bus, log }, opts);
+  const app = baseApp(opts.bodyLimitBytes ?? 16 * 1024 * 1024, { timeouts: opts.timeouts, limits: opts.limits });
+  installErrorHandling(app, log.child({ component: 'ingest' }));
+  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
+  app.setValidatorCompiler(() => () => true);
+  await app.register(swagger, { openapi: openApiInfo });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(opsRoutes, { stages: [stage], retryAfterS: opts.retryAfterS, schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson } });
+  await app.register(stage.routes);
   return app;
 }
 

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { createProducerRedis, type Redis } from '../common/redis.js';
 import type { Logger } from '../common/logger.js';
 import type { HttpTimeouts } from '../common/http-hardening.js';
 import type { InputLimits } from '../common/limits.js';
-import { streamNames } from '../models/index.js';
+import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
 
 export interface IngestServerConfig {
   redisUrl: string;
   prefix: string;
+  /** Hash tag of every key, for Redis Cluster (src/stream/keys.ts). Default none. */
+  hashTag?: string;
   host: string;
   port: number;
   apiKeys: string[];
@@ -23,38 +24,24 @@ export interface IngestServerConfig {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
-  /** A producer command (the ingest script, /ready's PING) that Redis does not answer within this fails with 503. Default 1000 ms. */
+  /** A producer command (the append script, /ready's PING) Redis does not answer within this fails with 503. Default 1000 ms. */
   redisCommandTimeoutMs?: number;
 }
 
 export interface RunningIngest {
   app: FastifyInstance;
-  redis: Redis;
+  bus: Bus;
   url: string;
-  /** Stops intake, lets in-flight requests finish, then closes Redis. Idempotent. */
+  /** Stops intake, lets in-flight requests finish, then closes the bus. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Starts `serve-ingest`: the HTTP app on host:port, writing to `<prefix>events:raw`. */
+/** Starts `serve-ingest`: the HTTP app on host:port, writing to the raw stream of a producer bus (fails fast: 503 while Redis is away). */
 export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
-  const redisCommandTimeoutMs = cfg.redisCommandTimeoutMs ?? 1_000;
-  // A frozen Redis keeps the socket open and answers nothing: without a timeout requests would hang as long.
-  const redis = createProducerRedis(cfg.redisUrl, { commandTimeout: redisCommandTimeoutMs });
-  let lastRedisError = '';
-  redis.on('error', (err) => {
-    // ioredis reports every failed reconnect; log each distinct problem once.
-    if (err.message !== lastRedisError) log.warn({ err }, 'redis connection problem; ingest answers 503 until it is back');
-    lastRedisError = err.message;
-  });
-  redis.on('ready', () => {
-    if (lastRedisError) log.info('redis connection restored');
-    lastRedisError = '';
-  });
-  const stream = streamNames(cfg.prefix).raw;
+  // A frozen Redis keeps the socket open and answers nothing: the command timeout bounds how long a request waits.
+  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag, commandTimeoutMs: cfg.redisCommandTimeoutMs ?? 1_000 }, log);
   const app = await buildIngestApp({
-    redis,
-    stream,
-    prefix: cfg.prefix,
+    bus,
     apiKeys: cfg.apiKeys,
     maxQueueDepth: cfg.maxQueueDepth,
     dedupWindowS: cfg.dedupWindowS,
@@ -62,21 +49,26 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     bodyLimitBytes: cfg.bodyLimitBytes,
     limits: defined<InputLimits>({ maxJsonDepth: cfg.maxJsonDepth, maxMetadataBytes: cfg.maxMetadataBytes }),
     timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs }),
-    redisCommandTimeoutMs,
     log,
   });
-  const url = await app.listen({ host: cfg.host, port: cfg.port });
+  let url: string;
+  try {
+    url = await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   if (cfg.apiKeys.length === 0) log.warn('RISKPIPE_API_KEYS is not set: the ingest API accepts requests without an API key');
-  log.info({ url, stream, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS }, 'serve-ingest listening');
+  log.info({ url, stream: bus.names.raw, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS }, 'serve-ingest listening');
   let closing: Promise<void> | undefined;
   return {
     app,
-    redis,
+    bus,
     url,
     close() {
       closing ??= (async () => {
         await app.close();
-        await redis.quit().catch(() => redis.disconnect());
+        await bus.close();
       })();
       return closing;
     },

@@ -10,13 +10,14 @@ import {
   STREAM_SCHEMA_VERSION,
   decodeRouted,
   fieldsToObject,
-  streamNames,
   type Event,
   type RiskPrediction,
 } from '../../src/models/index.js';
 import type { AuthorStats } from '../../src/screen/types.js';
 import { ScreenWorker, type ScreenFn } from '../../src/screen/worker.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 /*
  * Worker mechanics on real Redis with a tiny scorer defined here: 0.9 for "ROUTE_HIGH", 0.1
@@ -106,7 +107,7 @@ function startWorker(prefix: string, screener: ScreenFn, opts: Partial<Construct
   const redis = createConsumerRedis(REDIS_URL);
   const blockingRedis = createConsumerRedis(REDIS_URL);
   connections.push(redis, blockingRedis);
-  const w = new ScreenWorker({ redis, blockingRedis, screener, threshold: 0.7, prefix, blockMs: 100, ...opts });
+  const w = new ScreenWorker({ bus: new RedisBus(redis, REDIS_URL, { role: 'consumer', prefix }), screener, threshold: 0.7, blockMs: 100, ...opts });
   workers.push(w);
   return w;
 }

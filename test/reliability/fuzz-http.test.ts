@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { buildIngestApp } from '../../src/ingest/app.js';
 import { buildScreenApp } from '../../src/screen/app.js';
 import { createProducerRedis, createConsumerRedis } from '../../src/common/redis.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { createEmbedder } from '../../src/embed/index.js';
 import { Screener } from '../../src/screen/screener.js';
 import { PLATFORMS, EVENT_TYPES } from '../../src/models/index.js';
@@ -36,9 +37,9 @@ beforeAll(async () => {
   producer = createProducerRedis(REDIS_URL);
   await new Promise((r) => producer.once('ready', r));
   consumer = createConsumerRedis(REDIS_URL);
-  ingest = await buildIngestApp({ redis: producer, stream, prefix, apiKeys: [KEY], maxBatchSize: 50, bodyLimitBytes: 256 * 1024, limits: { maxJsonDepth: 12, maxMetadataBytes: 2048 } });
+  ingest = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }), apiKeys: [KEY], maxBatchSize: 50, bodyLimitBytes: 256 * 1024, limits: { maxJsonDepth: 12, maxMetadataBytes: 2048 } });
   screener = await Screener.create({ embedder: await createEmbedder({ kind: 'hash' }) });
-  screen = await buildScreenApp({ screener, threshold: 0.7, redis: consumer, prefix, apiKeys: [KEY] });
+  screen = await buildScreenApp({ screener, threshold: 0.7, bus: new RedisBus(consumer, REDIS_URL, { role: 'consumer', prefix }), apiKeys: [KEY] });
 }, 60_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { ReplyError, type Redis } from 'ioredis';
 import { buildIngestApp } from '../../src/ingest/app.js';
 import { createProducerRedis } from '../../src/common/redis.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { createLogger } from '../../src/common/logger.js';
 import { jsonDepth, parseJsonBody, serialiseEvent } from '../../src/common/limits.js';
 import { scrubError } from '../../src/common/scrub.js';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   admin = await connectTestRedis();
   producer = createProducerRedis(REDIS_URL);
   await new Promise((r) => producer.once('ready', r));
-  app = await buildIngestApp({ redis: producer, stream, prefix, apiKeys: [KEY] });
+  app = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }), apiKeys: [KEY] });
 });
 
 afterAll(async () => {

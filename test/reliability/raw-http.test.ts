@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildIngestApp } from '../../src/ingest/app.js';
 import { createProducerRedis } from '../../src/common/redis.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { expectErrorShape, rawRequest, streamEntries, validEvent, type RawResponse } from './support.js';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   admin = await connectTestRedis();
   producer = createProducerRedis(REDIS_URL);
   await new Promise((r) => producer.once('ready', r));
-  app = await buildIngestApp({ redis: producer, stream, prefix, apiKeys: [KEY], timeouts: { requestTimeoutMs: 500, headersTimeoutMs: 500 } });
+  app = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }), apiKeys: [KEY], timeouts: { requestTimeoutMs: 500, headersTimeoutMs: 500 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
 });

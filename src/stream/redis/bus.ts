@@ -2,7 +2,7 @@ import { ReplyError, type Redis } from 'ioredis';
 import { RiskpipeError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { createConsumerRedis, createProducerRedis, logRedisProblems } from '../../common/redis.js';
-import { redisFailure } from '../../common/redis-failure.js';
+import { redisFailure, withDeadline } from '../../common/redis-failure.js';
 import { STREAM_SCHEMA_VERSION } from '../../models/index.js';
 import { createKeys, type Keys } from '../keys.js';
 import {
@@ -118,7 +118,10 @@ export class RedisBus implements Bus {
     }
     let reply: (string | number)[];
     try {
-      reply = await runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      const run = runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      // Producers with a command timeout: bounded however long the command waited to be sent.
+      const timeoutMs = this.opts.role === 'producer' ? this.redis.options.commandTimeout : undefined;
+      reply = await (timeoutMs ? withDeadline(run, timeoutMs) : run);
     } catch (err) {
       throw this.unavailable(err);
     }

@@ -53,6 +53,17 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
  */
 export function hardenHttpApp(app: FastifyInstance, given: Partial<InputLimits> = {}): void {
   const limits = { ...DEFAULT_INPUT_LIMITS, ...given };
+  // While closing, a request that still arrives (pipelined, or racing the close on a keep-alive
+  // connection) gets 503 in our shape; Fastify's own return503OnClosing answer is not.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (!closing) return done();
+    void reply.code(503).header('connection', 'close').header('retry-after', '1').send(errorBody('RP_ERR_NOT_READY', 'Shutting down: retry the request (it was not processed)'));
+  });
   app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify(errorBody('RP_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: this is not a proxy'));
     socket.on('error', () => socket.destroy());

@@ -224,7 +224,8 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
  * our error shape (src/common/http-hardening.ts).
  */
 export function baseApp(bodyLimitBytes: number, opts: { timeouts?: Partial<HttpTimeouts>; limits?: Partial<InputLimits> } = {}): FastifyInstance {
-  const app = Fastify({ ...hardenedServerOptions(opts.timeouts), logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: true, forceCloseConnections: 'idle' });
+  // return503OnClosing off: hardenHttpApp answers requests during close with a 503 in our shape.
+  const app = Fastify({ ...hardenedServerOptions(opts.timeouts), logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false, forceCloseConnections: 'idle' });
   closeConnectionsOnShutdown(app);
   // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
   app.removeContentTypeParser(['text/plain']);

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
-import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from '../common/http-hardening.js';
+import { makeApiKeyCheck } from '../common/http.js';
+import type { HttpTimeouts } from '../common/http-hardening.js';
 import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../ops/app.js';
 import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
@@ -103,8 +101,6 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 
   const routes: FastifyPluginAsync = async (app) => {
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
     app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
       const started = performance.now();
       const [checked] = pipeline.validate([req.body]);
@@ -219,36 +215,22 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
 }
 
 /**
- * A Fastify app for HTTP servers of riskpipe: error boundary, JSON only (depth-limited, see
- * src/common/limits.ts), 503 while closing, request/headers timeouts and Node's parser errors in
- * our error shape (src/common/http-hardening.ts).
- */
-export function baseApp(bodyLimitBytes: number, opts: { timeouts?: Partial<HttpTimeouts>; limits?: Partial<InputLimits> } = {}): FastifyInstance {
-  // return503OnClosing off: hardenHttpApp answers requests during close with a 503 in our shape.
-  const app = Fastify({ ...hardenedServerOptions(opts.timeouts), logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false, forceCloseConnections: 'idle' });
-  closeConnectionsOnShutdown(app);
-  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
-  app.removeContentTypeParser(['text/plain']);
-  hardenHttpApp(app, opts.limits);
-  return app;
-}
-
-/**
- * The ingest HTTP app (the stage + /health, /ready, /metrics), built without listening so that
- * tests can `inject()` into it. The caller owns the bus and closes it after `app.close()`.
+ * The ingest HTTP app (the stage + /health, /ready, /metrics, the OpenAPI document), built
+ * without listening so that tests can `inject()` into it. The caller owns the bus and closes it
+ * after `app.close()`.
  */
 export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const log = opts.log ?? silentLogger;
-  const stage = createIngestStage({ bus: opts.bus, log }, opts);
-  const app = baseApp(opts.bodyLimitBytes ?? 16 * 1024 * 1024, { timeouts: opts.timeouts, limits: opts.limits });
-  installErrorHandling(app, log.child({ component: 'ingest' }));
-  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
-  app.setValidatorCompiler(() => () => true);
-  await app.register(swagger, { openapi: openApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(opsRoutes, { stages: [stage], retryAfterS: opts.retryAfterS, schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson } });
-  await app.register(stage.routes);
-  return app;
+  const stage = createIngestStage({ bus: opts.bus, log: opts.log }, opts);
+  return buildStagesApp({
+    stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    timeouts: opts.timeouts,
+    limits: opts.limits,
+    retryAfterS: opts.retryAfterS,
+    openapi: openApiInfo,
+    schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },
+  });
 }
 
 function round(ms: number): number {

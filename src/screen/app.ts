@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import { GROUPS, type RiskPrediction } from '../models/index.js';
-import { baseApp } from '../ingest/app.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../ops/app.js';
 import { withTimeout } from '../stream/util.js';
 import type { Bus, GroupInfo } from '../stream/index.js';
 import { createScreenMetrics, type ScreenMetrics } from './metrics.js';
@@ -143,9 +142,5 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
  * The caller owns the bus and the screener and closes them after `app.close()`.
  */
 export async function buildScreenApp(opts: ScreenAppOptions, stage: Stage = screenApiStage(opts)): Promise<FastifyInstance> {
-  const app = baseApp(1024 * 1024);
-  installErrorHandling(app, (opts.log ?? silentLogger).child({ component: 'screen-api' }));
-  await app.register(opsRoutes, { stages: [stage], retryAfterS: opts.retryAfterS });
-  await app.register(stage.routes);
-  return app;
+  return buildStagesApp({ stages: [stage], log: opts.log, bodyLimitBytes: 1024 * 1024, retryAfterS: opts.retryAfterS });
 }

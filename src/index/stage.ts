@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { Embedder } from '../embed/types.js';
@@ -23,6 +24,8 @@ export interface IndexDeps {
   embedder: Embedder;
   incidents: IncidentProvider;
   log: Logger;
+  /** Register the stage's metrics here (one registry for a process of several stages). Default its own. */
+  registry?: Registry;
 }
 
 export interface IndexStageConfig {
@@ -64,7 +67,7 @@ export const INDEX_GROUP: GroupRef = { stream: 'reasoning', group: GROUPS.indexi
 export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexStage {
   const { bus, store, index, embedder, incidents, log } = deps;
   const consumerName = cfg.consumer ?? defaultConsumerName();
-  const metrics = createIndexMetrics();
+  const metrics = createIndexMetrics(deps.registry);
   const processor = new IndexProcessor({ bus, ref: INDEX_GROUP, store, index, embedder, incidents, maxDeliveries: cfg.maxDeliveries, consumer: consumerName, metrics, log });
   const consumer = new Consumer({
     bus,
@@ -78,6 +81,8 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
     maxDeliveries: cfg.maxDeliveries,
     concurrency: cfg.concurrency ?? 2,
     closeDeadlineMs: cfg.closeDeadlineMs,
+    // An event given up on counts as failed (and dead_lettered) in its batch, in the same step.
+    failureCounters: ['failed'],
     registry: metrics.registry,
     log,
   });

@@ -208,7 +208,7 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       expect(ev.last_error).toMatch(/vector index \(qdrant\)/);
       expect((await w.store.attempts('ev-q')).map((a) => a.outcome)).toEqual(['failed', 'dead_lettered']);
       expect((await w.store.searchRows(['ev-q'])).size).toBe(0);
-      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, dead_lettered: 1, completed: true });
+      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, failed: 1, dead_lettered: 1, completed: true });
 
       q.failNext(503, 0);
       const replay = await json(w.app, 'POST', '/v1/deadletters/replay', { stage: 'index' });
@@ -243,12 +243,15 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       ]);
       expect((await w.store.getEvent('ev-llm'))!.incidents).toEqual([]);
       expect((await w.store.searchRows(['ev-llm'])).size).toBe(0);
+      // Its vector was written by task B, and left with the dead letter.
+      expect(await w.index.count()).toBe(0);
 
       llm.setDefault('/v1/chat/completions', {
         body: chatAnswer(JSON.stringify({ incidents: [{ type: 'threat', description: 'Veiled threat', target: 'reader', severity: 'high', confidence: 0.9, evidence: 'watch your back' }] })),
       });
       await json(w.app, 'POST', '/v1/deadletters/replay', { ids: [dead.id] });
       await until('indexed after replay', async () => (await w.store.getEvent('ev-llm'))?.status === 'indexed');
+      expect(await w.index.count()).toBe(1);
       expect((await w.store.getEvent('ev-llm'))!.incidents).toEqual([expect.objectContaining({ type: 'threat', evidence: 'watch your back', provider: 'openai:test-model' })]);
     } finally {
       await w.close();
@@ -267,6 +270,10 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       const dead = await until('the dead letter', async () => (await w.bus.deadLetters.list())[0]);
       expect(dead).toMatchObject({ stage: 'index', attempts: 2, eventId: 'ev-pg' });
       expect(dead.error).toMatch(/store \(postgres\)/);
+      const ready = await json(w.app, 'GET', '/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not_ready', postgres: 'unavailable', problems: ['postgres'] });
+      expect((await json(w.app, 'GET', '/health')).body).toMatchObject({ status: 'degraded', dependencies: { postgres: { state: 'unavailable' } } });
       await proxy.up();
       // Nothing of it reached Postgres; its vector, if written, is not answered by search.
       expect(await w.store.getEvent('ev-pg')).toBeNull();

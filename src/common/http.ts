@@ -46,7 +46,15 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
   });
   app.setNotFoundHandler((req, reply) => {
     const url = req.url.split('?')[0];
-    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((method) => app.hasRoute({ method, url }));
+    // hasRoute parses the URL as a route pattern and throws on some ('/*/', '/:'): those match nothing.
+    const known = (method: string) => {
+      try {
+        return app.hasRoute({ method, url });
+      } catch {
+        return false;
+      }
+    };
+    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter(known);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
       return reply.code(405).send(errorBody('RP_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} not allowed on ${url} (use ${allowed.join(', ')})`));

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import type { Tracing } from '../common/trace.js';
+import { startDraining, type HttpTimeouts } from '../common/http-hardening.js';
+import type { InputLimits } from '../common/limits.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
 
@@ -18,6 +20,21 @@ export interface IngestServerConfig {
   bodyLimitBytes: number;
   /** Spans per event (src/ops/tracing.ts); default off. Flushed by close(). */
   tracing?: Tracing;
+  /** See InputLimits; defaults there. */
+  maxJsonDepth?: number;
+  maxMetadataBytes?: number;
+  /** See HttpTimeouts; defaults there. */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxHeaderBytes?: number;
+  /**
+   * On close, keep serving this long first with /ready at 503 and `Connection: close` on every
+   * answer, so that a load balancer drains the instance before its listener closes. Default 0.
+   */
+  shutdownGraceMs?: number;
+  /** A producer command (the append script, /ready's PING) Redis does not answer within this fails with 503. Default 1000 ms. */
+  redisCommandTimeoutMs?: number;
 }
 
 export interface RunningIngest {
@@ -30,7 +47,8 @@ export interface RunningIngest {
 
 /** Starts `serve-ingest`: the HTTP app on host:port, writing to the raw stream of a producer bus (fails fast: 503 while Redis is away). */
 export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
-  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag }, log);
+  // A frozen Redis keeps the socket open and answers nothing: the command timeout bounds how long a request waits.
+  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag, commandTimeoutMs: cfg.redisCommandTimeoutMs ?? 1_000 }, log);
   const app = await buildIngestApp({
     bus,
     apiKeys: cfg.apiKeys,
@@ -38,6 +56,8 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     dedupWindowS: cfg.dedupWindowS,
     maxBatchSize: cfg.maxBatchSize,
     bodyLimitBytes: cfg.bodyLimitBytes,
+    limits: defined<InputLimits>({ maxJsonDepth: cfg.maxJsonDepth, maxMetadataBytes: cfg.maxMetadataBytes }),
+    timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxHeaderBytes: cfg.maxHeaderBytes }),
     log,
     tracing: cfg.tracing,
   });
@@ -57,6 +77,11 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     url,
     close() {
       closing ??= (async () => {
+        if (cfg.shutdownGraceMs) {
+          startDraining(app);
+          log.info({ shutdownGraceMs: cfg.shutdownGraceMs }, 'draining: /ready is 503, still serving until the grace period ends');
+          await new Promise((r) => setTimeout(r, cfg.shutdownGraceMs));
+        }
         await app.close();
         await bus.close();
         await cfg.tracing?.shutdown();
@@ -64,4 +89,9 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
       return closing;
     },
   };
+}
+
+/** The given fields only, so that the app's defaults apply to the rest. */
+function defined<T extends object>(o: { [K in keyof T]?: T[K] | undefined }): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

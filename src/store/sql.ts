@@ -79,6 +79,10 @@ export function createPostgresClient(opts: PostgresOptions): SqlClient {
     async transaction<T>(fn: (tx: SqlQuery) => Promise<T>): Promise<T> {
       const conn = await pool.connect();
       let broken = false;
+      // A checked-out client that loses its connection (Postgres stopped) emits 'error' on itself
+      // (the pool only listens to idle ones): without a listener that crashes the process.
+      const onError = () => (broken = true);
+      conn.on('error', onError);
       try {
         await conn.query('BEGIN');
         const out = await fn({
@@ -92,6 +96,7 @@ export function createPostgresClient(opts: PostgresOptions): SqlClient {
         throw err;
       } finally {
         // A connection whose ROLLBACK failed is in an unknown state: drop it from the pool.
+        conn.off('error', onError);
         conn.release(broken);
       }
     },

@@ -79,7 +79,8 @@ export function buildProgram(): Command {
         .option('--block-ms <ms>', 'how long one read waits for new entries (env RISKPIPE_BLOCK_MS; default 2000)')
         .option('--concurrency <n>', 'batches scored at once (env RISKPIPE_SCREEN_CONCURRENCY; default 2)')
         .option('--author-window-s <s>', 'window of the per-author message counts (env RISKPIPE_AUTHOR_WINDOW_S; default 60)')
-        .option('--trim-interval-ms <ms>', 'trim acknowledged entries from events:raw this often, 0 = never (env RISKPIPE_TRIM_INTERVAL_MS; default 0)'),
+        .option('--trim-interval-ms <ms>', 'trim acknowledged entries from events:raw this often, 0 = never (env RISKPIPE_TRIM_INTERVAL_MS; default 0)')
+        .option('--category-compat <mode>', "riskpipe|strict: strict reports the category threat as targeted_harassment, as the original service's clients expect (env RISKPIPE_CATEGORY_COMPAT; default riskpipe)"),
     ),
   ).action(async (opts) => (await import('./commands/screen-worker.js')).run(opts, process.env));
 

@@ -79,11 +79,15 @@ export const redisUrl = z
 /** Key/stream prefix: printable, no spaces; "" means none. */
 export const prefix = z.string().regex(/^[A-Za-z0-9_.:{}\-]*$/, { error: 'may use only letters, digits and _ . : { } -' }).max(100);
 
-/** Comma-separated API keys; empty means authentication is off. */
+/**
+ * Comma-separated API keys; empty means authentication is off. Short keys (the original
+ * deployment's `test-key,dev-key`) are accepted and warned about at start-up; only an empty key
+ * between commas is refused.
+ */
 export const apiKeys = z
   .string()
-  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
-  .refine((keys) => keys.every((k) => k.length >= 8), { error: 'every key must be at least 8 characters' });
+  .transform((s) => (s.trim() === '' ? [] : s.split(',').map((k) => k.trim())))
+  .refine((keys) => keys.every((k) => k.length > 0), { error: 'a key is empty (a stray comma?)' });
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 

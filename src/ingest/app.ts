@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { traceparentFor } from '../common/trace.js';
 import { parseEvent, type BatchItemResult, type BatchResponse, type Event, type FieldError, type IngestResponse } from '../models/index.js';
@@ -70,11 +70,12 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   });
   const metrics = createIngestMetrics(() => queue.depth());
   const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
+  warnAboutWeakApiKeys(opts.apiKeys ?? [], log);
 
   const app = Fastify({
     logger: false,
     bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024,
-    return503OnClosing: true,
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
   installErrorHandling(app, log);
@@ -119,25 +120,29 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     }
   };
 
-  app.get('/health', { schema: routeSchemas.health }, async () => ({ status: 'ok', service: 'event-ingestion' }));
+  app.get('/health', { schema: routeSchemas.health }, async () => ({ status: 'ok', service: 'event-ingestion', timestamp: new Date().toISOString() }));
 
   app.get('/ready', { schema: routeSchemas.ready }, async (_req, reply) => {
     try {
       if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
       await opts.redis.ping();
-      return { status: 'ready', redis: 'ok', stream: opts.stream };
+      return { status: 'ready', redis: 'ok', stream: opts.stream, max_queue_depth: queue.maxQueueDepth };
     } catch (err) {
       reply.code(503).header('retry-after', String(retryAfterS));
-      return { status: 'not_ready', redis: `unavailable: ${(err as Error).message}`, stream: opts.stream };
+      const why = `unavailable: ${(err as Error).message}`;
+      return { status: 'not_ready', detail: `Redis is ${why}`, redis: why, stream: opts.stream, max_queue_depth: queue.maxQueueDepth };
     }
   });
 
   app.get('/v1/metrics', { schema: routeSchemas.metricsJson }, async () => {
+    // queue_depth is the stream's length, as the original service reported it; backpressure
+    // looks at the unconsumed part (queue_lag).
     let depth: number | null = null;
+    let length: number | null = null;
     let redis = 'ok';
     try {
       if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
-      depth = await queue.depth();
+      [depth, length] = await Promise.all([queue.depth(), opts.redis.xlen(opts.stream)]);
     } catch (err) {
       redis = `unavailable: ${(err as Error).message}`;
     }
@@ -146,8 +151,12 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
       return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
     };
     return {
-      queue_depth: depth,
+      service: 'event-ingestion',
+      queue_depth: length,
+      queue_lag: depth,
       max_queue_depth: queue.maxQueueDepth,
+      backpressure_threshold: queue.maxQueueDepth,
+      backpressure_enabled: true,
       queue_capacity_percent: depth === null ? null : Math.round((depth / queue.maxQueueDepth) * 1_000_000) / 10_000,
       dedup_window_seconds: queue.dedupWindowS,
       max_batch_size: maxBatchSize,
@@ -168,15 +177,22 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Labelled children are looked up once: prom-client hashes the label object on every call.
-  const receivedBy = new Map<string, ReturnType<typeof metrics.received.labels>>();
+  // Each is counted under riskpipe's name and the original service's (its dashboards query those).
+  const receivedBy = new Map<string, { inc(): void }>();
   const received = (e: Event) => {
     const k = `${e.platform}|${e.event_type}`;
     let c = receivedBy.get(k);
-    if (!c) receivedBy.set(k, (c = metrics.received.labels({ platform: e.platform, event_type: e.event_type })));
+    if (!c) {
+      const ours = metrics.received.labels({ platform: e.platform, event_type: e.event_type });
+      const original = metrics.originalReceived.labels({ platform: e.platform, event_type: e.event_type });
+      receivedBy.set(k, (c = { inc: () => (ours.inc(), original.inc()) }));
+    }
     return c;
   };
-  const latencyIngest = metrics.latency.labels({ endpoint: 'ingest' });
-  const latencyBatch = metrics.latency.labels({ endpoint: 'ingest_batch' });
+  const latencyIngestS = metrics.latency.labels({ endpoint: 'ingest' });
+  const latencyBatchS = metrics.latency.labels({ endpoint: 'ingest_batch' });
+  const latencyIngest = { observe: (s: number) => (latencyIngestS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
+  const latencyBatch = { observe: (s: number) => (latencyBatchS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
 
   const countOutcomes = (events: Event[], outcomes: Awaited<ReturnType<typeof enqueue>>) => {
     let q = 0;
@@ -200,8 +216,8 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     const ms = performance.now() - started;
     latencyIngest.observe(ms / 1000);
     return outcome.status === 'queued'
-      ? { event_id: parsed.event.event_id, status: 'queued', stream_id: outcome.streamId, ingestion_time_ms: round(ms) }
-      : { event_id: parsed.event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
+      ? { event_id: parsed.event.event_id, status: 'queued', stream_id: outcome.streamId, position: outcome.streamId, ingestion_time_ms: round(ms) }
+      : { event_id: parsed.event.event_id, status: 'duplicate', stream_id: null, position: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
   });
 
   app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
@@ -214,11 +230,9 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
         errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
       });
     }
+    // An empty list is a batch of nothing, as the original service answered it.
     if (rawEvents.length === 0) {
-      metrics.rejected.inc({ reason: 'empty_batch' });
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
-        errors: [{ path: 'events', message: 'must contain at least 1 event' }],
-      });
+      return { batch_id: randomUUID(), total: 0, queued: 0, duplicates: 0, errors: 0, results: [], batch_time_ms: round(performance.now() - started) };
     }
     if (rawEvents.length > maxBatchSize) {
       metrics.rejected.inc({ reason: 'batch_too_large' });
@@ -234,6 +248,7 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
       return { index, eventId: clientEventId(raw), detail: p.detail, errors: p.errors.map((e) => ({ path: `events.${index}${e.path ? '.' + e.path : ''}`, message: e.message })) };
     });
     const outcomes = await enqueue(checked, batchId, req.headers.traceparent);
+    const ms = round(performance.now() - started);
     const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
     countOutcomes(validEvents, outcomes);
     let k = 0;
@@ -243,19 +258,19 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     const results: BatchItemResult[] = checked.map((c) => {
       if (!c.event) {
         errors++;
-        return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
+        return { index: c.index, event_id: c.eventId, status: 'rejected', status_code: 400, detail: c.detail, error: c.detail, errors: c.errors };
       }
       const o = outcomes[k++];
       if (o.status === 'queued') {
         queued++;
-        return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.streamId };
+        return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.streamId, position: o.streamId, ingestion_time_ms: ms };
       }
       duplicates++;
-      return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
+      return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, position: null, duplicate_of: o.duplicateOf, ingestion_time_ms: ms };
     });
-    const ms = performance.now() - started;
-    latencyBatch.observe(ms / 1000);
-    return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
+    const totalMs = performance.now() - started;
+    latencyBatch.observe(totalMs / 1000);
+    return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(totalMs) };
   });
 
   return app;

@@ -1,10 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { GROUPS, streamNames, type RiskPrediction } from '../models/index.js';
 import { createScreenMetrics, type GroupInfo, type ScreenMetrics } from './metrics.js';
+import { screenOpenApiInfo, screenRouteSchemas } from './openapi.js';
 import { eventFromInput, readGroupInfo, type ScreenFn } from './worker.js';
 
 export interface ScreenAppOptions {
@@ -54,11 +57,17 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
   const redis = opts.redis;
   const metrics = opts.metrics ?? createScreenMetrics(redis ? () => readGroupInfo(redis, streams.raw, group) : undefined);
   const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
+  warnAboutWeakApiKeys(opts.apiKeys ?? [], log);
 
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, return503OnClosing: false, forceCloseConnections: 'idle' });
   installErrorHandling(app, log);
   closeConnectionsOnShutdown(app);
   app.removeContentTypeParser(['text/plain']);
+  // The route schemas only document (see openapi.ts): zod checks requests, JSON.stringify answers.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await app.register(swagger, { openapi: screenOpenApiInfo });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   // Consumer connections queue commands while Redis is away; a probe must not wait for it.
   const redisProbe = async <T>(fn: (r: Redis) => Promise<T>, what: string): Promise<T> => {
@@ -67,12 +76,12 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
     return withTimeout(fn(redis), redisTimeoutMs, what);
   };
 
-  app.get('/health', async () => {
+  app.get('/health', { schema: screenRouteSchemas.health }, async () => {
     const s = current();
-    return { status: 'ok', service: 'risk-screening', device: s?.device ?? null, embedding_model: s?.modelId ?? null };
+    return { status: 'ok', service: 'risk-screening', timestamp: new Date().toISOString(), device: s?.device ?? null, embedding_model: s?.modelId ?? null };
   });
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', { schema: screenRouteSchemas.ready }, async (_req, reply) => {
     const s = current();
     const problems: string[] = [];
     let redisState = 'not used';
@@ -89,8 +98,10 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
     if (opts.workerRunning && !opts.workerRunning()) problems.push('worker');
     const body = {
       status: problems.length === 0 ? 'ready' : 'not_ready',
+      ...(problems.length > 0 ? { detail: notReadyDetail(problems, redisState) } : {}),
       redis: redisState,
       model: s ? 'loaded' : 'loading',
+      model_loaded: s !== undefined,
       embedding_model: s?.modelId ?? null,
       worker: opts.workerRunning ? (opts.workerRunning() ? 'running' : 'stopped') : 'not used',
     };
@@ -98,7 +109,7 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
     return body;
   });
 
-  app.get('/v1/metrics', async () => {
+  app.get('/v1/metrics', { schema: screenRouteSchemas.metricsJson }, async () => {
     const s = current();
     let info: GroupInfo | null = null;
     let redisState = redis ? 'ok' : 'not used';
@@ -135,19 +146,22 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
     };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
 
-  // Synchronous screening of one text: the JSON body, or the query string for quick checks.
-  app.post('/v1/risk/screen', { onRequest: requireKey }, async (req): Promise<RiskPrediction> => {
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // Synchronous screening of one text: the query string (as the original service took it) or a
+  // JSON body. Request problems are 422 in FastAPI's shape (validationAnswer).
+  app.post('/v1/risk/screen', { schema: screenRouteSchemas.screen, onRequest: requireKey }, async (req, reply): Promise<RiskPrediction | ValidationAnswer> => {
     const started = performance.now();
     const s = current();
     if (!s) throw new RiskpipeError('RP_ERR_NOT_READY', 'The screening model is still loading; retry shortly', { headers: { 'retry-after': String(retryAfterS) } });
     const body = req.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Body must be a JSON object such as {"content": "..."}', { errors: [{ path: '', message: 'must be a JSON object' }] });
+      return reply.code(422).send(validationAnswer('Body must be a JSON object such as {"content": "..."}', [{ path: '', message: 'must be a JSON object' }], {}, body));
     }
     const query = req.query as Record<string, unknown>;
     const input: Record<string, unknown> = {};
@@ -155,11 +169,53 @@ export async function buildScreenApp(opts: ScreenAppOptions): Promise<FastifyIns
     if (typeof query.event_id === 'string') input.event_id = query.event_id;
     Object.assign(input, body ?? {});
     const parsed = eventFromInput(input);
-    if (!parsed.ok) throw new RiskpipeError('RP_ERR_VALIDATION', parsed.detail, { errors: parsed.errors });
+    if (!parsed.ok) return reply.code(422).send(validationAnswer(parsed.detail, parsed.errors, query, body ?? {}));
     const [prediction] = await s.screenBatch([{ event: parsed.event }]);
     metrics.syncRequest((performance.now() - started) / 1000);
     return prediction;
   });
 
   return app;
+}
+
+function notReadyDetail(problems: string[], redisState: string): string {
+  const why = problems.map((p) => (p === 'redis' ? `Redis is ${redisState}` : p === 'model' ? 'the screening model is still loading' : 'the worker is not running'));
+  return `Not ready: ${why.join('; ')}`;
+}
+
+/** One item of FastAPI's 422 `detail` list. */
+interface FastApiError {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input: unknown;
+}
+
+/**
+ * A 422 as the original (FastAPI) service sent it — `detail` is a list of `{type, loc, msg, input}`
+ * — with riskpipe's `code`, `message` (the one-line text every other riskpipe error has as
+ * `detail`) and `errors` beside it.
+ */
+export interface ValidationAnswer {
+  detail: FastApiError[];
+  message: string;
+  code: 'RP_ERR_INVALID_PARAMETERS';
+  errors: { path: string; message: string }[];
+}
+
+function validationAnswer(message: string, errors: { path: string; message: string }[], query: Record<string, unknown>, body: unknown): ValidationAnswer {
+  const detail = errors.map((e): FastApiError => {
+    const path = e.path === '' ? [] : e.path.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    const top = path[0];
+    const fromQuery = typeof top === 'string' && top in query && !(body && typeof body === 'object' && top in body);
+    let input: unknown = path.length === 0 ? body : fromQuery ? query : body;
+    for (const k of path) input = input && typeof input === 'object' ? (input as Record<string | number, unknown>)[k] : undefined;
+    const missing = e.message === 'Missing required field';
+    // The original took content and event_id as query parameters: a missing one is reported there.
+    const loc = [missing || fromQuery ? 'query' : 'body', ...path];
+    return missing
+      ? { type: 'missing', loc, msg: 'Field required', input: null }
+      : { type: 'value_error', loc, msg: e.message, input: input === undefined ? null : input };
+  });
+  return { detail, message, code: 'RP_ERR_INVALID_PARAMETERS', errors };
 }

@@ -3,6 +3,7 @@ import { createConsumerRedis, type Redis } from '../common/redis.js';
 import type { Logger } from '../common/logger.js';
 import { GROUPS, streamNames } from '../models/index.js';
 import { buildScreenApp } from './app.js';
+import { compatScreener, type CategoryCompat } from './compat.js';
 import { createScreenMetrics } from './metrics.js';
 import { ScreenWorker, defaultConsumerName, readGroupInfo, type ScreenFn } from './worker.js';
 
@@ -26,6 +27,8 @@ export interface ScreenServiceConfig {
   trimIntervalMs?: number;
   /** Longest close() waits for the batches in hand. Default 20000 ms. */
   closeDeadlineMs?: number;
+  /** `strict`: report riskpipe's `threat` as the original's `targeted_harassment` (API answers and routed predictions). Default `riskpipe`. */
+  categoryCompat?: CategoryCompat;
 }
 
 /** A scorer the service owns: it closes it last. */
@@ -104,6 +107,8 @@ export async function startScreenService(cfg: ScreenServiceConfig, log: Logger, 
   try {
     const t0 = performance.now();
     owned = await loadScreener();
+    // Every prediction handed out (API answers and routed entries) in the original's shape.
+    owned = { ...owned, screener: compatScreener(owned.screener, { categories: cfg.categoryCompat ?? 'riskpipe' }) };
     log.info({ model: owned.screener.modelId, device: owned.screener.device, dim: owned.screener.dim, threshold: owned.threshold, ms: Math.round(performance.now() - t0) }, 'screening model loaded');
   } catch (err) {
     await app.close();

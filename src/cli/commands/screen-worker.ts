@@ -3,6 +3,7 @@ import { createLogger } from '../../common/logger.js';
 import { startScreenService } from '../../screen/service.js';
 import { apiKeys, nonNegativeInt, port, positiveInt, resolveSettings, sharedSettings } from '../settings.js';
 import { untilSignal } from '../signals.js';
+import { CATEGORY_COMPAT_MODES } from '../../screen/compat.js';
 import { loadScreener, scoringSettings } from './screen.js';
 
 export const screenWorkerSettings = {
@@ -27,6 +28,7 @@ export const screenWorkerSettings = {
   concurrency: { flag: 'concurrency', env: 'RISKPIPE_SCREEN_CONCURRENCY', schema: positiveInt(64), default: 2 },
   authorWindowS: { flag: 'authorWindowS', env: 'RISKPIPE_AUTHOR_WINDOW_S', schema: positiveInt(24 * 3600), default: 60 },
   trimIntervalMs: { flag: 'trimIntervalMs', env: 'RISKPIPE_TRIM_INTERVAL_MS', schema: nonNegativeInt(24 * 3600 * 1000), default: 0 },
+  categoryCompat: { flag: 'categoryCompat', env: 'RISKPIPE_CATEGORY_COMPAT', schema: z.enum(CATEGORY_COMPAT_MODES), default: 'riskpipe' },
 };
 
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {

@@ -8,4 +8,5 @@
 export * from './types.js';
 export * from './keys.js';
 export { contentHash } from './hash.js';
-export { type BusConfig } from './create.js';
+export { createBus, type BusConfig } from './create.js';
+export { Consumer, defaultConsumerName, type ConsumerOptions, type ConsumerHooks } from './consumer.js';

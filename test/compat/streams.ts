@@ -1,4 +1,4 @@
-import { streamNames } from '../../src/models/index.js';
+import { streamNames } from '../../src/stream/index.js';
 
 /*
  * The stream names the services use under a prefix, from the project's one key builder, so these

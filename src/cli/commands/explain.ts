@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { RiskpipeError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
-import { streamNames, type Event, type RiskPrediction } from '../../models/index.js';
+import type { Event, RiskPrediction } from '../../models/index.js';
+import { streamNames } from '../../stream/keys.js';
 import { eventFromInput, routeFor, routeStream } from '../../screen/worker.js';
 import { logLevel, prefix, resolveSettings } from '../settings.js';
 import { loadScreener, scoringSettings } from './screen.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
 import { createConsumerRedis } from '../../common/redis.js';
+import { createKeys } from '../../stream/keys.js';
 import { nonNegativeInt, positiveInt, resolveSettings, sharedSettings } from '../settings.js';
 import { formatEntry, tailStream } from '../tail/tail.js';
 
@@ -22,7 +23,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export async function run(stream: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(tailSettings, flags, env);
-  const name = cfg.prefix + stream;
+  // Our streams by their default names (events:low_risk), anything else with the prefix before it.
+  const name = createKeys({ prefix: cfg.prefix }).resolveStream(stream);
   let connected = false;
   // A dedicated connection: disconnecting it is how a stop interrupts the blocking XREAD. It
   // reconnects forever once it has connected, but not before: nobody is there at all is reported

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
+import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../ops/app.js';
 import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
@@ -105,8 +103,6 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 
   const routes: FastifyPluginAsync = async (app) => {
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
     app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
       const started = performance.now();
       const [checked] = pipeline.validate([req.body]);
@@ -228,32 +224,21 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 }
 
-/** A Fastify app for HTTP servers of riskpipe: error boundary, JSON only, 503 while closing. */
-export function baseApp(bodyLimitBytes: number): FastifyInstance {
-  // Fastify's own 503 while closing has no `detail`: closeConnectionsOnShutdown answers it instead.
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false, forceCloseConnections: 'idle' });
-  closeConnectionsOnShutdown(app);
-  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
-  app.removeContentTypeParser(['text/plain']);
-  return app;
-}
-
 /**
- * The ingest HTTP app (the stage + /health, /ready, /metrics), built without listening so that
- * tests can `inject()` into it. The caller owns the bus and closes it after `app.close()`.
+ * The ingest HTTP app (the stage + /health, /ready, /metrics, the OpenAPI document), built
+ * without listening so that tests can `inject()` into it. The caller owns the bus and closes it
+ * after `app.close()`.
  */
 export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const log = opts.log ?? silentLogger;
-  const stage = createIngestStage({ bus: opts.bus, log }, opts);
-  const app = baseApp(opts.bodyLimitBytes ?? 16 * 1024 * 1024);
-  installErrorHandling(app, log.child({ component: 'ingest' }));
-  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
-  app.setValidatorCompiler(() => () => true);
-  await app.register(swagger, { openapi: openApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(opsRoutes, { stages: [stage], retryAfterS: opts.retryAfterS, schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson } });
-  await app.register(stage.routes);
-  return app;
+  const stage = createIngestStage({ bus: opts.bus, log: opts.log }, opts);
+  return buildStagesApp({
+    stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    retryAfterS: opts.retryAfterS,
+    openapi: openApiInfo,
+    schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },
+  });
 }
 
 function round(ms: number): number {

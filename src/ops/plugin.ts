@@ -31,8 +31,9 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsPluginOptions): P
 
   app.get('/v1/metrics', { schema: opts.schemas?.['/v1/metrics'] }, async () => combine(await Promise.all(stages.map(async (s) => (await s.status()).metrics))));
 
-  const registry = stages.length === 1 ? stages[0].registry : Registry.merge(stages.map((s) => s.registry));
+  // Merged per scrape: a stage registers some metrics only once it runs (its consumer's).
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    const registry = stages.length === 1 ? stages[0].registry : Registry.merge(stages.map((s) => s.registry));
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

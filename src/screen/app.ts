@@ -1,13 +1,10 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { RiskpipeError } from '../common/errors.js';
-import { installErrorHandling, makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
+import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import { GROUPS, type RiskPrediction } from '../models/index.js';
-import { baseApp } from '../ingest/app.js';
-import { opsRoutes } from '../ops/plugin.js';
+import { buildStagesApp } from '../ops/app.js';
 import { withTimeout } from '../stream/util.js';
 import type { Bus, GroupInfo } from '../stream/index.js';
 import { createScreenMetrics, type ScreenMetrics } from './metrics.js';
@@ -53,6 +50,8 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
   warnAboutWeakApiKeys(opts.apiKeys ?? [], log);
 
   const routes: FastifyPluginAsync = async (app) => {
+    // The route schema only documents (openapi.ts): answers are serialized whole, never filtered by it.
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     // Synchronous screening of one text: the query string (as the original service took it) or a
     // JSON body. Request problems are 422 in FastAPI's shape (validationAnswer).
     app.post('/v1/risk/screen', { schema: screenRouteSchemas.screen, onRequest: requireKey }, async (req, reply): Promise<RiskPrediction | ValidationAnswer> => {
@@ -150,21 +149,14 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
  * The caller owns the bus and the screener and closes them after `app.close()`.
  */
 export async function buildScreenApp(opts: ScreenAppOptions, stage: Stage = screenApiStage(opts)): Promise<FastifyInstance> {
-  const app = baseApp(1024 * 1024);
-  installErrorHandling(app, (opts.log ?? silentLogger).child({ component: 'screen-api' }));
-  // The route schemas only document (see openapi.ts): zod checks requests, JSON.stringify answers.
-  app.setValidatorCompiler(() => () => true);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  await app.register(swagger, { openapi: screenOpenApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(opsRoutes, {
+  return buildStagesApp({
     stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: 1024 * 1024,
     retryAfterS: opts.retryAfterS,
+    openapi: screenOpenApiInfo,
     schemas: { '/health': screenRouteSchemas.health, '/ready': screenRouteSchemas.ready, '/v1/metrics': screenRouteSchemas.metricsJson },
   });
-  await app.register(stage.routes);
-  return app;
 }
 
 function notReadyDetail(problems: string[], redisState: string): string {

@@ -21,6 +21,16 @@ busConformance({
   },
 });
 
+// Redis Cluster layout: every key under one hash tag (a cluster would refuse a cross-slot script).
+busConformance({
+  name: 'redis with a hash tag',
+  async make() {
+    const prefix = uniquePrefix('conf-tag');
+    prefixes.push(prefix);
+    return RedisBus.connect({ redisUrl: REDIS_URL, role: 'consumer', prefix, hashTag: 'rp' });
+  },
+});
+
 busConformance({ name: 'memory', make: async () => MemoryBus.open({}) });
 
 busConformance({

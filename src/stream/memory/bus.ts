@@ -10,7 +10,6 @@ import {
   type AppendResult,
   type AuthorActivity,
   type AuthorActivityItem,
-  type BatchCounter,
   type BatchStatus,
   type BlockingReader,
   type Bus,
@@ -180,9 +179,6 @@ class MemStream {
       for (const id of g.pending.keys()) {
         const i = this.at.get(id);
         if (i !== undefined && i < m) m = i;
-      }
-      if (g.skip.size > 0) {
-        // After a replay, entries before next... are none: next starts at the first unacked.
       }
       if (m < min) min = m;
     }
@@ -850,4 +846,3 @@ class MemoryReader implements BlockingReader {
   }
 }
 
-export type { BatchCounter };

@@ -5,7 +5,6 @@ import { createConsumerRedis, createProducerRedis, isConnectionError, logRedisPr
 import { STREAM_SCHEMA_VERSION } from '../../models/index.js';
 import { createKeys, type Keys } from '../keys.js';
 import {
-  BATCH_COUNTERS,
   STREAM_IDS,
   type AppendItem,
   type AppendOptions,
@@ -110,12 +109,8 @@ export class RedisBus implements Bus {
     if (this.opts.role === 'producer' && !this.connected) throw this.unavailable(new Error(`redis status ${this.redis.status}`));
     const keys: string[] = [this.s(stream), opts.batch ? this.keys.batch(opts.batch.id) : this.s(stream)];
     const args: (string | number)[] = [opts.maxDepth, opts.dedupWindowS, opts.batch ? opts.batch.total : '', this.batchTtlS];
-    for (const it of items) {
-      keys.push(this.keys.dedupContent(it.contentHash), this.keys.dedupEventId(it.eventId));
-      const entries = Object.entries(it.fields);
-      args.push(entries.length);
-      for (const [k, v] of entries) args.push(k, v);
-    }
+    for (const it of items) keys.push(this.keys.dedupContent(it.contentHash), this.keys.dedupEventId(it.eventId));
+    appendTemplate(items, args);
     let reply: (string | number)[];
     try {
       reply = await runScript<(string | number)[]>(this.redis, 'append', keys, args);
@@ -443,6 +438,27 @@ export class RedisBus implements Bus {
   async unblock(clientId: number): Promise<void> {
     await this.redis.client('UNBLOCK', clientId, 'TIMEOUT');
   }
+}
+
+/**
+ * The fields of `items` as append.lua takes them: one template (name, same-for-all flag, value)
+ * and then only the values that differ per entry. Every item must have the same field names in
+ * the same order (the ingest pipeline's entries do); throws otherwise.
+ */
+function appendTemplate(items: AppendItem[], args: (string | number)[]): void {
+  if (items.length === 0) {
+    args.push(0);
+    return;
+  }
+  const names = Object.keys(items[0].fields);
+  const constant = names.map((n) => items.every((it) => it.fields[n] === items[0].fields[n]));
+  for (const it of items) {
+    const k = Object.keys(it.fields);
+    if (k.length !== names.length || k.some((x, i) => x !== names[i])) throw new RiskpipeError('RP_ERR_INTERNAL', 'append: every entry of a request must have the same fields in the same order');
+  }
+  args.push(names.length);
+  names.forEach((n, j) => args.push(n, constant[j] ? '1' : '0', constant[j] ? items[0].fields[n] : ''));
+  for (const it of items) for (let j = 0; j < names.length; j++) if (!constant[j]) args.push(it.fields[names[j]]);
 }
 
 /** XREADGROUP BLOCK on a connection of its own; interrupted with CLIENT UNBLOCK over the bus' one. */

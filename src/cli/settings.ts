@@ -150,6 +150,13 @@ export const SETTINGS = {
   dedupWindowS: { flag: 'dedupWindowS', env: 'RISKPIPE_DEDUP_WINDOW_S', schema: positiveInt(365 * 24 * 3600), default: 3600, arg: 's', description: 'seconds a repeated event counts as duplicate' },
   maxBatchSize: { flag: 'maxBatchSize', env: 'RISKPIPE_MAX_BATCH_SIZE', schema: positiveInt(10_000), default: 500, arg: 'n', description: 'most events per batch request' },
   bodyLimitBytes: { flag: 'bodyLimitBytes', env: 'RISKPIPE_BODY_LIMIT_BYTES', schema: positiveInt(1024 * 1024 * 1024), default: 16 * 1024 * 1024, arg: 'n', description: 'largest request body' },
+  // input limits and timeouts of the HTTP server (src/common/limits.ts, src/common/http-hardening.ts say why)
+  maxJsonDepth: { flag: 'maxJsonDepth', env: 'RISKPIPE_MAX_JSON_DEPTH', schema: positiveInt(1000), default: 32, arg: 'n', description: 'deepest nesting of one event, the event object being level 1' },
+  maxMetadataBytes: { flag: 'maxMetadataBytes', env: 'RISKPIPE_MAX_METADATA_BYTES', schema: positiveInt(16 * 1024 * 1024), default: 16 * 1024, arg: 'n', description: 'largest metadata of one event, as JSON' },
+  requestTimeoutMs: { flag: 'requestTimeoutMs', env: 'RISKPIPE_REQUEST_TIMEOUT_MS', schema: nonNegativeInt(3_600_000), default: 30_000, arg: 'ms', description: "a request's headers and body must arrive within this (408 after), 0 = no limit" },
+  headersTimeoutMs: { flag: 'headersTimeoutMs', env: 'RISKPIPE_HEADERS_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 10_000, arg: 'ms', description: 'the request line and headers must arrive within this (408 after)' },
+  keepAliveTimeoutMs: { flag: 'keepAliveTimeoutMs', env: 'RISKPIPE_KEEP_ALIVE_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 72_000, arg: 'ms', description: 'close an idle keep-alive connection after this' },
+  redisCommandTimeoutMs: { flag: 'redisCommandTimeoutMs', env: 'RISKPIPE_REDIS_COMMAND_TIMEOUT_MS', schema: positiveInt(600_000), default: 1_000, arg: 'ms', description: 'answer 503 when Redis does not answer within this (e.g. frozen)' },
   // consumers
   screenPort: port_('RISKPIPE_SCREEN_PORT', 8002),
   consumer: {
@@ -221,6 +228,12 @@ export const serveIngestSettings = {
   dedupWindowS: SETTINGS.dedupWindowS,
   maxBatchSize: SETTINGS.maxBatchSize,
   bodyLimitBytes: SETTINGS.bodyLimitBytes,
+  maxJsonDepth: SETTINGS.maxJsonDepth,
+  maxMetadataBytes: SETTINGS.maxMetadataBytes,
+  requestTimeoutMs: SETTINGS.requestTimeoutMs,
+  headersTimeoutMs: SETTINGS.headersTimeoutMs,
+  keepAliveTimeoutMs: SETTINGS.keepAliveTimeoutMs,
+  redisCommandTimeoutMs: SETTINGS.redisCommandTimeoutMs,
 } satisfies SettingsSpec;
 
 export const screenWorkerSettings = {

@@ -46,7 +46,15 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
   });
   app.setNotFoundHandler((req, reply) => {
     const url = req.url.split('?')[0];
-    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((method) => app.hasRoute({ method, url }));
+    // hasRoute parses the URL as a route pattern and throws on some ('/*/', '/:'): those match nothing.
+    const known = (method: string) => {
+      try {
+        return app.hasRoute({ method, url });
+      } catch {
+        return false;
+      }
+    };
+    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter(known);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
       return reply.code(405).send(errorBody('RP_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} not allowed on ${url} (use ${allowed.join(', ')})`));
@@ -96,18 +104,12 @@ export function warnAboutWeakApiKeys(keys: string[], log: Logger): void {
 /**
  * Keep-alive connections whose request was in flight when close() began would hold close() open
  * until they time out: answer those requests with `Connection: close` so the socket ends with them.
- * Requests that arrive while closing get a 503 in the shared error shape (with `detail`; build the
- * app with `return503OnClosing: false`, whose own 503 body has none).
  */
 export function closeConnectionsOnShutdown(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();
-  });
-  app.addHook('onRequest', (_req, reply, done) => {
-    if (!closing) return done();
-    reply.code(503).header('retry-after', '5').send(errorBody('RP_ERR_NOT_READY', 'The service is shutting down; retry shortly or against another instance'));
   });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');

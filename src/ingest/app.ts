@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
 import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
+import type { HttpTimeouts } from '../common/http-hardening.js';
+import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
@@ -22,6 +24,8 @@ export interface IngestConfig {
   maxBatchSize?: number;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
+  /** JSON depth and metadata size limits (src/common/limits.ts has the defaults). */
+  limits?: Partial<InputLimits>;
 }
 
 export interface IngestDeps {
@@ -33,6 +37,8 @@ export interface IngestDeps {
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
   /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
   bodyLimitBytes?: number;
+  /** Request, headers and keep-alive timeouts (src/common/http-hardening.ts has the defaults). */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 function rejectionReason(errors: FieldError[]): string {
@@ -52,7 +58,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const bus = deps.bus;
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
-  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, limits: cfg.limits });
   const metrics = createIngestMetrics(() => pipeline.depth());
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   warnAboutWeakApiKeys(cfg.apiKeys ?? [], log);
@@ -66,8 +72,8 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
         metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
         err.headers!['retry-after'] = String(retryAfterS);
-      } else if (err instanceof RiskpipeError && err.code === 'RP_ERR_REDIS_UNAVAILABLE') {
-        metrics.rejected.inc({ reason: 'redis_unavailable' }, valid.length);
+      } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
+        metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid.length);
         err.headers!['retry-after'] = String(retryAfterS);
       }
       throw err;
@@ -108,7 +114,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       const [checked] = pipeline.validate([req.body]);
       if (!checked.event) {
         metrics.rejected.inc({ reason: rejectionReason(checked.errors!) });
-        throw new RiskpipeError('RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
+        throw new RiskpipeError(checked.code ?? 'RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
       const event = checked.event;
       const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
@@ -235,6 +241,8 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     stages: [stage],
     log: opts.log,
     bodyLimitBytes: opts.bodyLimitBytes,
+    timeouts: opts.timeouts,
+    limits: opts.limits,
     retryAfterS: opts.retryAfterS,
     openapi: openApiInfo,
     schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },

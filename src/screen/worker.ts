@@ -353,8 +353,9 @@ export class ScreenWorker {
           source_id: d.delivery.id,
           traceparent: d.value.traceparent,
           screened_at: screenedAt,
+          // Always present (empty when unknown), so a batch's outputs share one field template.
+          batch_id: batchId ?? '',
         };
-        if (batchId) fields.batch_id = batchId;
         return {
           id: d.delivery.id,
           output: { stream: route === 'reasoning_queue' ? 'reasoning' : 'lowRisk', fields },

@@ -1,7 +1,8 @@
 import { ReplyError, type Redis } from 'ioredis';
 import { RiskpipeError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { createConsumerRedis, createProducerRedis, isConnectionError, logRedisProblems } from '../../common/redis.js';
+import { createConsumerRedis, createProducerRedis, logRedisProblems } from '../../common/redis.js';
+import { redisFailure, withDeadline } from '../../common/redis-failure.js';
 import { STREAM_SCHEMA_VERSION } from '../../models/index.js';
 import { createKeys, type Keys } from '../keys.js';
 import {
@@ -76,8 +77,8 @@ export class RedisBus implements Bus {
   }
 
   /** Opens a connection of the role's kind to `url`. */
-  static connect(cfg: { redisUrl: string; role: 'producer' | 'consumer'; prefix?: string; hashTag?: string; batchTtlS?: number }, log: Logger = silentLogger): RedisBus {
-    const redis = cfg.role === 'producer' ? createProducerRedis(cfg.redisUrl) : createConsumerRedis(cfg.redisUrl);
+  static connect(cfg: { redisUrl: string; role: 'producer' | 'consumer'; prefix?: string; hashTag?: string; batchTtlS?: number; commandTimeoutMs?: number }, log: Logger = silentLogger): RedisBus {
+    const redis = cfg.role === 'producer' ? createProducerRedis(cfg.redisUrl, cfg.commandTimeoutMs ? { commandTimeout: cfg.commandTimeoutMs } : {}) : createConsumerRedis(cfg.redisUrl);
     logRedisProblems([redis], log, cfg.role === 'producer' ? 'producers answer 503 until it is back' : 'consumers wait and resume when it is back');
     return new RedisBus(redis, cfg.redisUrl, { ...cfg, log });
   }
@@ -90,13 +91,12 @@ export class RedisBus implements Bus {
     return this.names[id];
   }
 
-  /** Producers fail fast: a command while Redis is away is RP_ERR_REDIS_UNAVAILABLE at once. */
+  /**
+   * Producers fail fast: a command while Redis is away, frozen (command timeout) or refusing
+   * writes (OOM, READONLY, MISCONF) is a 503 with the reason (src/common/redis-failure.ts).
+   */
   private unavailable(err: unknown): unknown {
-    if (err instanceof RiskpipeError) return err;
-    if (!this.connected || isConnectionError(err)) {
-      return new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', 'Redis is unavailable; nothing was queued, retry later', { cause: err, headers: { 'retry-after': '5' } });
-    }
-    return err;
+    return redisFailure(err, this.redis.status, { retryAfterS: 5, commandTimeoutMs: this.redis.options.commandTimeout }) ?? err;
   }
 
   // --- producers ------------------------------------------------------------------------------
@@ -113,7 +113,10 @@ export class RedisBus implements Bus {
     appendTemplate(items, args);
     let reply: (string | number)[];
     try {
-      reply = await runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      const run = runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      // Producers with a command timeout: bounded however long the command waited to be sent.
+      const timeoutMs = this.opts.role === 'producer' ? this.redis.options.commandTimeout : undefined;
+      reply = await (timeoutMs ? withDeadline(run, timeoutMs) : run);
     } catch (err) {
       throw this.unavailable(err);
     }
@@ -213,13 +216,31 @@ export class RedisBus implements Bus {
       return i;
     };
     const args: (string | number)[] = [ref.group, opts.deleteSource ? '1' : '0', this.batchTtlS];
+    // One template when every output has the same fields (the stages' do): fewer strings for Redis.
+    const outputs = items.filter((it) => it.output).map((it) => it.output!.fields);
+    const names = outputs.length > 0 ? Object.keys(outputs[0]) : [];
+    const uniform = outputs.every((f) => {
+      const k = Object.keys(f);
+      return k.length === names.length && k.every((x, i) => x === names[i]);
+    });
+    const constant = uniform ? names.map((n) => outputs.every((f) => f[n] === outputs[0][n])) : [];
+    if (uniform) {
+      args.push(names.length);
+      names.forEach((n, j) => args.push(n, constant[j] ? '1' : '0', constant[j] ? outputs[0][n] : ''));
+    } else args.push(-1);
     for (const it of items) {
       args.push(it.id);
       if (it.output) {
-        const entries = Object.entries(it.output.fields);
-        args.push(keyIndex(this.s(it.output.stream)), entries.length);
-        for (const [k, v] of entries) args.push(k, v);
-      } else args.push(0, 0);
+        args.push(keyIndex(this.s(it.output.stream)));
+        const f = it.output.fields;
+        if (uniform) {
+          for (let j = 0; j < names.length; j++) if (!constant[j]) args.push(f[names[j]]);
+        } else {
+          const entries = Object.entries(f);
+          args.push(entries.length);
+          for (const [k, v] of entries) args.push(k, v);
+        }
+      } else args.push(0);
       const counters = it.batchId && it.count && it.count.length > 0 ? it.count : [];
       args.push(counters.length > 0 ? keyIndex(this.keys.batch(it.batchId!)) : 0, counters.length, ...counters);
     }

@@ -39,18 +39,22 @@ function round4(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
 
+/** Signals that are not rules: what they add or take away is left out of heuristic_score. */
+const LEARNED_SIGNALS = ['similarity', 'benign_similarity', 'classifier'];
+
 /**
  * The original's extra fields, derived from riskpipe's breakdown:
  *   heuristic_score   what the rules and amplifiers give on their own: risk_score less what the
- *                     nearest neighbours added (similarity) or took away (benign_similarity), 0–1
+ *                     nearest neighbours (similarity, benign_similarity) and the trained
+ *                     classifier, where there is one, added or took away, 0–1
  *   embedding_score   the neighbours' vote for the strongest harmful category (signals.similarity.value), 0–1
  *   similar_events    the nearest neighbours: [{text, score (cosine similarity), category}]
  */
 export function originalFields(p: RiskPrediction): RiskPrediction {
   const signals = p.details.signals ?? {};
   const sim = signals.similarity;
-  const benign = signals.benign_similarity;
-  const heuristic = Math.min(1, Math.max(0, p.risk_score - (sim?.contribution ?? 0) - (benign?.contribution ?? 0)));
+  const learned = LEARNED_SIGNALS.reduce((sum, name) => sum + (signals[name]?.contribution ?? 0), 0);
+  const heuristic = Math.min(1, Math.max(0, p.risk_score - learned));
   const similar: SimilarEvent[] = (p.details.neighbors ?? []).map((n) => ({ text: n.text ?? '', score: round4(n.similarity), category: n.label }));
   return {
     ...p,

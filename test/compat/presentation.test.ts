@@ -17,6 +17,7 @@ const threat: RiskPrediction = {
       threat: { value: 0.9, weight: 1, contribution: 0.6, category: 'threat', evidence: ['kill you'] },
       similarity: { value: 0.5, weight: 0.3, contribution: 0.12, category: 'threat' },
       benign_similarity: { value: 0.1, weight: 0.5, contribution: -0.02, category: 'low_risk' },
+      classifier: { value: 0.7, weight: 0.2, contribution: 0.05, category: 'threat' },
     },
     neighbors: [
       { id: 'x1', label: 'threat', similarity: 0.81234, source: 'exemplar', text: 'i will kill you' },
@@ -32,11 +33,11 @@ const threat: RiskPrediction = {
 };
 
 describe('originalFields', () => {
-  it('adds heuristic_score, embedding_score, similar_events and an integer screening_time_ms', () => {
+  it('adds heuristic_score (the rules alone), embedding_score, similar_events and an integer screening_time_ms', () => {
     const p = originalFields(threat);
     expect(p.screening_time_ms).toBe(13);
     expect(p.details).toMatchObject({
-      heuristic_score: 0.8,
+      heuristic_score: 0.75,
       embedding_score: 0.5,
       screening_time_ms_precise: 12.6,
       similar_events: [

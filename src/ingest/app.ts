@@ -7,7 +7,7 @@ import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
-import { buildStagesApp } from '../ops/app.js';
+import { buildStagesApp } from '../common/stages-app.js';
 import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { openApiInfo, routeSchemas } from './openapi.js';

@@ -4,7 +4,7 @@ import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import { GROUPS, type RiskPrediction } from '../models/index.js';
-import { buildStagesApp } from '../ops/app.js';
+import { buildStagesApp } from '../common/stages-app.js';
 import { withTimeout } from '../stream/util.js';
 import type { Bus, GroupInfo } from '../stream/index.js';
 import { createScreenMetrics, type ScreenMetrics } from './metrics.js';

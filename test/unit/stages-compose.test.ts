@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { Event, RiskPrediction } from '../../src/models/index.js';
 import { createIngestStage } from '../../src/ingest/app.js';
 import { openApiInfo } from '../../src/ingest/openapi.js';
-import { buildStagesApp } from '../../src/ops/app.js';
+import { buildStagesApp } from '../../src/ops/plugin.js';
 import { createScreenStage } from '../../src/screen/service.js';
 import { MemoryBus } from '../../src/stream/memory/bus.js';
 

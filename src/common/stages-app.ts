@@ -1,12 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { closeConnectionsOnShutdown, installErrorHandling } from '../common/http.js';
-import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from '../common/http-hardening.js';
-import type { InputLimits } from '../common/limits.js';
-import { silentLogger, type Logger } from '../common/logger.js';
-import type { Stage } from '../common/stage.js';
-import { opsRoutes, type OpsPluginOptions } from './plugin.js';
+import { closeConnectionsOnShutdown, installErrorHandling } from './http.js';
+import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from './http-hardening.js';
+import type { InputLimits } from './limits.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { Stage } from './stage.js';
+import { opsRoutes, type OpsPluginOptions } from './ops-routes.js';
 
 export interface StagesAppOptions {
   stages: Stage[];

@@ -82,16 +82,17 @@ export function toStrictCategories(p: RiskPrediction): RiskPrediction {
     const to = strictCategory(c as RiskCategory);
     scores[to] = Math.max(scores[to] ?? 0, v);
   }
+  // Only what names a category the original did not have is copied.
   const signals: typeof d.signals = {};
-  for (const [name, s] of Object.entries(d.signals ?? {})) signals[name] = s.category ? { ...s, category: strictCategory(s.category) } : s;
-  const similar = (d.similar_events as SimilarEvent[] | undefined)?.map((e) => ({ ...e, category: strictCategory(e.category) }));
+  for (const [name, s] of Object.entries(d.signals ?? {})) signals[name] = s.category && STRICT_CATEGORY[s.category] ? { ...s, category: strictCategory(s.category) } : s;
+  const similar = (d.similar_events as SimilarEvent[] | undefined)?.map((e) => (STRICT_CATEGORY[e.category] ? { ...e, category: strictCategory(e.category) } : e));
   return {
     ...p,
     risk_category: mapped,
     details: {
       ...d,
       signals,
-      neighbors: (d.neighbors ?? []).map((n) => ({ ...n, label: strictCategory(n.label) })),
+      neighbors: (d.neighbors ?? []).map((n) => (STRICT_CATEGORY[n.label] ? { ...n, label: strictCategory(n.label) } : n)),
       category_scores: scores,
       reason: mapped !== p.risk_category && d.reason?.startsWith(`${p.risk_category}:`) ? `${mapped}:${d.reason.slice(p.risk_category.length + 1)}` : d.reason,
       ...(similar ? { similar_events: similar } : {}),
@@ -119,7 +120,10 @@ export function compatScreener<S extends ScreenFn>(inner: S, opts: { categories:
       made.set(shown, p);
       return shown;
     });
-  const addEscalated = inner.addEscalated ? (event: Event, p: RiskPrediction) => inner.addEscalated!(event, made.get(p) ?? p) : undefined;
+  // Whatever else the scorer takes (a vector it already computed) is passed on unchanged.
+  const addEscalated = inner.addEscalated
+    ? (event: Event, p: RiskPrediction, ...rest: unknown[]) => (inner.addEscalated as (e: Event, p: RiskPrediction, ...r: unknown[]) => void)(event, made.get(p) ?? p, ...rest)
+    : undefined;
   return new Proxy(inner, {
     get(target, prop) {
       if (prop === 'screenBatch') return screenBatch;

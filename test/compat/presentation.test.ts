@@ -71,6 +71,7 @@ describe('toStrictCategories', () => {
 describe('compatScreener', () => {
   it('presents every prediction, feeds the neighbour index riskpipe\'s own, and passes the rest through', async () => {
     const learned: RiskPrediction[] = [];
+    const vectors: (Float32Array | undefined)[] = [];
     const inner: ScreenFn & { close(): Promise<void>; closed: boolean } = {
       modelId: 'm',
       dim: 4,
@@ -80,8 +81,9 @@ describe('compatScreener', () => {
       async screenBatch(items) {
         return items.map(() => threat);
       },
-      addEscalated(_e, p) {
+      addEscalated(_e: Event, p: RiskPrediction, vector?: Float32Array) {
         learned.push(p);
+        vectors.push(vector);
       },
       async close() {
         this.closed = true;
@@ -91,8 +93,10 @@ describe('compatScreener', () => {
     expect([s.modelId, s.dim, s.device, s.fingerprint]).toEqual(['m', 4, 'cpu', 'fp']);
     const [p] = await s.screenBatch([{ event: {} as Event }]);
     expect(p).toEqual(presentPrediction(threat, 'strict'));
-    s.addEscalated!({} as Event, p);
+    const v = new Float32Array([1, 0, 0, 0]);
+    (s.addEscalated as (e: Event, p: RiskPrediction, v?: Float32Array) => void)({} as Event, p, v);
     expect(learned).toEqual([threat]);
+    expect(vectors[0]).toBe(v);
     await s.close();
     expect(inner.closed).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { runCli } from '../helpers/cli.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { HttpxLikeClient, ORIGINAL_KEYS, originalEvent, startService, type Service } from './original-client.js';
 import { rawStream } from './streams.js';
@@ -48,6 +49,12 @@ describe('API keys of the original deployment', () => {
     expect(warnings.join('\n')).toContain('"level":40');
     // The keys themselves are never logged.
     expect(ingest.output()).not.toContain('test-key');
+  });
+
+  it('refuses only an empty key, naming the setting', async () => {
+    const res = await runCli(['serve-ingest', '--port', '0', '--prefix', prefix], { env: { REDIS_URL, RISKPIPE_API_KEYS: 'test-key,,dev-key' } });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/apiKeys \(--api-keys \/ RISKPIPE_API_KEYS\): a key is empty/);
   });
 });
 

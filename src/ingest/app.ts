@@ -5,6 +5,7 @@ import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import type { HttpTimeouts } from '../common/http-hardening.js';
 import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import type { Registry } from 'prom-client';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
 import { buildStagesApp } from '../common/stages-app.js';
@@ -32,6 +33,8 @@ export interface IngestDeps {
   /** A producer bus: it fails fast while it cannot reach its store. */
   bus: Bus;
   log?: Logger;
+  /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
+  registry?: Registry;
 }
 
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
@@ -59,7 +62,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
   const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, limits: cfg.limits });
-  const metrics = createIngestMetrics(() => pipeline.depth());
+  const metrics = createIngestMetrics(() => pipeline.depth(), deps.registry);
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   warnAboutWeakApiKeys(cfg.apiKeys ?? [], log);
   const stream = bus.names.raw;

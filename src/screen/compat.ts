@@ -19,7 +19,12 @@ import type { ScreenFn } from './worker.js';
 export const CATEGORY_COMPAT_MODES = ['riskpipe', 'strict'] as const;
 export type CategoryCompat = (typeof CATEGORY_COMPAT_MODES)[number];
 
-/** How riskpipe's categories the original did not have are reported in strict mode. */
+/**
+ * How riskpipe's categories the original did not have are reported in strict mode. Branch `model`
+ * has the same mapping for the verdict itself (src/screen/policy.ts strictCategory /
+ * strictPrediction: risk_category and category_scores); once both are merged this table should
+ * give way to strictCategory, and toStrictCategories build on strictPrediction.
+ */
 const STRICT_CATEGORY: Partial<Record<RiskCategory, RiskCategory>> = { threat: 'targeted_harassment' };
 
 function strictCategory(c: RiskCategory): RiskCategory;

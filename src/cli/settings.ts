@@ -156,6 +156,7 @@ export const SETTINGS = {
   requestTimeoutMs: { flag: 'requestTimeoutMs', env: 'RISKPIPE_REQUEST_TIMEOUT_MS', schema: nonNegativeInt(3_600_000), default: 30_000, arg: 'ms', description: "a request's headers and body must arrive within this (408 after), 0 = no limit" },
   headersTimeoutMs: { flag: 'headersTimeoutMs', env: 'RISKPIPE_HEADERS_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 10_000, arg: 'ms', description: 'the request line and headers must arrive within this (408 after)' },
   keepAliveTimeoutMs: { flag: 'keepAliveTimeoutMs', env: 'RISKPIPE_KEEP_ALIVE_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 72_000, arg: 'ms', description: 'close an idle keep-alive connection after this' },
+  maxHeaderBytes: { flag: 'maxHeaderBytes', env: 'RISKPIPE_MAX_HEADER_BYTES', schema: positiveInt(1024 * 1024), default: 16 * 1024, arg: 'n', description: 'largest request line + headers (431 after)' },
   redisCommandTimeoutMs: { flag: 'redisCommandTimeoutMs', env: 'RISKPIPE_REDIS_COMMAND_TIMEOUT_MS', schema: positiveInt(600_000), default: 1_000, arg: 'ms', description: 'answer 503 when Redis does not answer within this (e.g. frozen)' },
   // consumers
   screenPort: port_('RISKPIPE_SCREEN_PORT', 8002),
@@ -233,6 +234,7 @@ export const serveIngestSettings = {
   requestTimeoutMs: SETTINGS.requestTimeoutMs,
   headersTimeoutMs: SETTINGS.headersTimeoutMs,
   keepAliveTimeoutMs: SETTINGS.keepAliveTimeoutMs,
+  maxHeaderBytes: SETTINGS.maxHeaderBytes,
   redisCommandTimeoutMs: SETTINGS.redisCommandTimeoutMs,
 } satisfies SettingsSpec;
 

@@ -10,7 +10,7 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  * error).
  */
 const PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
-  HPE_HEADER_OVERFLOW: ['RP_ERR_HEADERS_TOO_LARGE', 'Request headers too large (the limit is Node\'s --max-http-header-size, 16 KiB by default)'],
+  HPE_HEADER_OVERFLOW: ['RP_ERR_HEADERS_TOO_LARGE', 'Request line and headers too large (the limit is --max-header-bytes, 16384 by default)'],
   ERR_HTTP_REQUEST_TIMEOUT: ['RP_ERR_REQUEST_TIMEOUT', 'The request (headers and body) did not arrive in time'],
   HPE_INVALID_METHOD: ['RP_ERR_BAD_REQUEST', 'Invalid HTTP method (methods are upper case: GET, POST, ...)'],
   HPE_INVALID_CONTENT_LENGTH: ['RP_ERR_BAD_REQUEST', 'Invalid Content-Length header (one non-negative integer)'],

@@ -17,9 +17,11 @@ export interface HttpTimeouts {
   headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. Default 72000 ms (longer than the 60 s idle timeout of common load balancers). */
   keepAliveTimeoutMs: number;
+  /** Largest request line + headers; more is 431. Default 16384 bytes (Node's default). */
+  maxHeaderBytes: number;
 }
 
-export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 };
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxHeaderBytes: 16 * 1024 };
 
 /** The Fastify constructor options that harden the HTTP server: timeouts and riskpipe-shaped parser errors. */
 export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<FastifyServerOptions> & { http: Record<string, number> } {
@@ -38,6 +40,7 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
       headersTimeout,
       requestTimeout: timeouts.requestTimeoutMs,
       keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      maxHeaderSize: timeouts.maxHeaderBytes,
       // Node checks these timeouts on this interval (30 s by default, which would double them).
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(shortest / 4) || 1_000)),
     },

@@ -46,6 +46,8 @@ export interface IndexStageConfig {
   rebuildIfEmpty?: boolean;
   /** A probe of /health and /ready gives up after this. Default 1000 ms. */
   probeTimeoutMs?: number;
+  /** Serve GET /v1/batches/:id. Default true; `riskpipe up` turns it off if its ingest stage serves it. */
+  batchRoute?: boolean;
 }
 
 export interface IndexStage extends Stage {
@@ -112,7 +114,7 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
     get running() {
       return running ?? Promise.resolve();
     },
-    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, onSearch: (s) => metrics.searchSeconds.observe(s) }),
+    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, batchRoute: cfg.batchRoute, onSearch: (s) => metrics.searchSeconds.observe(s) }),
     start() {
       started ??= (async () => {
         const { created } = await index.open();
@@ -125,7 +127,11 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
         running = consumer.start();
         await running;
         log.info({ stream: bus.names.reasoning, group: INDEX_GROUP.group, consumer: consumerName, index: `${index.kind} ${index.location}`, store: store.kind, incidents: incidents.id, embedder: embedder.id }, 'index stage running');
-      })();
+      })().catch((err) => {
+        // A failed start (the index not reachable yet) may be tried again.
+        started = undefined;
+        throw err;
+      });
       return started;
     },
     close(deadlineMs) {

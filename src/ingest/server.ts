@@ -24,6 +24,7 @@ export interface IngestServerConfig {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  maxHeaderBytes?: number;
   /** A producer command (the append script, /ready's PING) Redis does not answer within this fails with 503. Default 1000 ms. */
   redisCommandTimeoutMs?: number;
 }
@@ -48,7 +49,7 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     maxBatchSize: cfg.maxBatchSize,
     bodyLimitBytes: cfg.bodyLimitBytes,
     limits: defined<InputLimits>({ maxJsonDepth: cfg.maxJsonDepth, maxMetadataBytes: cfg.maxMetadataBytes }),
-    timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs }),
+    timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxHeaderBytes: cfg.maxHeaderBytes }),
     log,
   });
   let url: string;

@@ -112,6 +112,7 @@ describe('serve-ingest when Redis freezes, dies, restarts or fills up', () => {
     await sleep(300);
     server.freeze();
     const frozenAt = Date.now();
+    let retried: ReturnType<typeof validEvent> | undefined;
     try {
       await sleep(2_500);
       const t0 = performance.now();
@@ -119,7 +120,8 @@ describe('serve-ingest when Redis freezes, dies, restarts or fills up', () => {
       const readyMs = performance.now() - t0;
       expect(ready.status).toBe(503);
       expect(readyMs).toBeLessThan(1_500);
-      const one = await ingestOnce(ingest.url);
+      retried = validEvent({ content: `${SECRET} retried ${Math.random()}` });
+      const one = await ingestOnce(ingest.url, retried);
       expect(one.status).toBe(503);
       expectErrorShape(one.body, 'frozen');
       expect(one.body.code).toBe('RP_ERR_REDIS_UNAVAILABLE');
@@ -131,6 +133,15 @@ describe('serve-ingest when Redis freezes, dies, restarts or fills up', () => {
     const thawedAt = Date.now();
     await until(() => ingestOnce(ingest.url), (a) => a.status === 200, 10_000, 'ingest 200 after thaw');
     await l.stop();
+    // The 503 said "may or may not have been queued": a retry of the same event is safe — it is in
+    // the stream exactly once, whether the frozen command ran after the thaw or not.
+    const retry = await ingestOnce(ingest.url, retried!);
+    expect(retry.status).toBe(200);
+    expect(['queued', 'duplicate']).toContain(retry.body.status);
+    const admin = new Redis(server.url);
+    const copies = (await streamEntries(admin, ingest.bus.names.raw)).filter(([, f]) => f.event_id === retried!.event_id).length;
+    admin.disconnect();
+    expect(copies).toBe(1);
     const during = l.answers.filter((a) => a.at > frozenAt + 1_200 && a.at < thawedAt);
     expect(during.length).toBeGreaterThan(0);
     // Every answer during the freeze is a 503 (none hung), and none took much more than the command timeout.

@@ -157,6 +157,7 @@ export const SETTINGS = {
   headersTimeoutMs: { flag: 'headersTimeoutMs', env: 'RISKPIPE_HEADERS_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 10_000, arg: 'ms', description: 'the request line and headers must arrive within this (408 after)' },
   keepAliveTimeoutMs: { flag: 'keepAliveTimeoutMs', env: 'RISKPIPE_KEEP_ALIVE_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 72_000, arg: 'ms', description: 'close an idle keep-alive connection after this' },
   maxHeaderBytes: { flag: 'maxHeaderBytes', env: 'RISKPIPE_MAX_HEADER_BYTES', schema: positiveInt(1024 * 1024), default: 16 * 1024, arg: 'n', description: 'largest request line + headers (431 after)' },
+  shutdownGraceMs: { flag: 'shutdownGraceMs', env: 'RISKPIPE_SHUTDOWN_GRACE_MS', schema: nonNegativeInt(20_000), default: 0, arg: 'ms', description: 'on SIGTERM keep serving this long with /ready at 503 and Connection: close, then close' },
   redisCommandTimeoutMs: { flag: 'redisCommandTimeoutMs', env: 'RISKPIPE_REDIS_COMMAND_TIMEOUT_MS', schema: positiveInt(600_000), default: 1_000, arg: 'ms', description: 'answer 503 when Redis does not answer within this (e.g. frozen)' },
   // consumers
   screenPort: port_('RISKPIPE_SCREEN_PORT', 8002),
@@ -235,6 +236,7 @@ export const serveIngestSettings = {
   headersTimeoutMs: SETTINGS.headersTimeoutMs,
   keepAliveTimeoutMs: SETTINGS.keepAliveTimeoutMs,
   maxHeaderBytes: SETTINGS.maxHeaderBytes,
+  shutdownGraceMs: SETTINGS.shutdownGraceMs,
   redisCommandTimeoutMs: SETTINGS.redisCommandTimeoutMs,
 } satisfies SettingsSpec;
 

@@ -47,6 +47,18 @@ export function hardenedServerOptions(t: Partial<HttpTimeouts> = {}): Partial<Fa
   };
 }
 
+const draining = new WeakSet<FastifyInstance>();
+
+/**
+ * Starts the drain of a shutdown grace period: the app keeps serving, but `/ready` answers 503
+ * (a load balancer stops sending new work) and every answer carries `Connection: close` (each
+ * keep-alive connection ends after its next request instead of being cut while idle). Close the
+ * app when the grace period is over.
+ */
+export function startDraining(app: FastifyInstance): void {
+  draining.add(app);
+}
+
 /**
  * Hardens a Fastify app built with `hardenedServerOptions`: replaces Fastify's JSON body parser
  * with one that enforces the depth limit, cuts out a batch item that is too deep (reported per
@@ -63,7 +75,15 @@ export function hardenHttpApp(app: FastifyInstance, given: Partial<InputLimits> 
     closing = true;
     done();
   });
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (draining.has(app)) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    if (draining.has(app) && req.url.split('?')[0] === '/ready') {
+      void reply.code(503).header('connection', 'close').header('retry-after', '1').send({ status: 'not_ready', detail: 'shutting down' });
+      return;
+    }
     if (!closing) return done();
     void reply.code(503).header('connection', 'close').header('retry-after', '1').send(errorBody('RP_ERR_NOT_READY', 'Shutting down: retry the request (it was not processed)'));
   });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
-import type { HttpTimeouts } from '../common/http-hardening.js';
+import { startDraining, type HttpTimeouts } from '../common/http-hardening.js';
 import type { InputLimits } from '../common/limits.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
@@ -25,6 +25,11 @@ export interface IngestServerConfig {
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
   maxHeaderBytes?: number;
+  /**
+   * On close, keep serving this long first with /ready at 503 and `Connection: close` on every
+   * answer, so that a load balancer drains the instance before its listener closes. Default 0.
+   */
+  shutdownGraceMs?: number;
   /** A producer command (the append script, /ready's PING) Redis does not answer within this fails with 503. Default 1000 ms. */
   redisCommandTimeoutMs?: number;
 }
@@ -68,6 +73,11 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     url,
     close() {
       closing ??= (async () => {
+        if (cfg.shutdownGraceMs) {
+          startDraining(app);
+          log.info({ shutdownGraceMs: cfg.shutdownGraceMs }, 'draining: /ready is 503, still serving until the grace period ends');
+          await new Promise((r) => setTimeout(r, cfg.shutdownGraceMs));
+        }
         await app.close();
         await bus.close();
       })();

@@ -49,14 +49,16 @@ process.once('exit', () => {
 export class PrivateRedis {
   private proc?: ChildProcess;
   private exited?: Promise<void>;
-  /** Holds the AOF (when enabled); removed by `destroy()`. */
-  readonly dir: string;
+  /** Holds the AOF (only with `aof`: a server without persistence writes nothing); removed by `destroy()` and on exit. */
+  readonly dir?: string;
   constructor(
     readonly port: number,
     readonly opts: PrivateRedisOptions = {},
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), 'rp-redis-'));
-    dirs.add(this.dir);
+    if (opts.aof) {
+      this.dir = mkdtempSync(join(tmpdir(), 'rp-redis-'));
+      dirs.add(this.dir);
+    }
   }
 
   get url(): string {
@@ -80,7 +82,8 @@ export class PrivateRedis {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--daemonize', 'no'];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no'];
+    if (this.dir) args.push('--dir', this.dir);
     args.push('--appendonly', this.opts.aof ? 'yes' : 'no');
     if (this.opts.aof) args.push('--appendfsync', this.opts.fsync ?? 'always');
     if (this.opts.maxmemory) args.push('--maxmemory', this.opts.maxmemory, '--maxmemory-policy', 'noeviction');
@@ -127,6 +130,9 @@ export class PrivateRedis {
   /** Stops the server and removes its directory. */
   async destroy(): Promise<void> {
     await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) {
+      rmSync(this.dir, { recursive: true, force: true });
+      dirs.delete(this.dir);
+    }
   }
 }

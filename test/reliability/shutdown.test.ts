@@ -71,4 +71,49 @@ describe('serve-ingest on SIGTERM', () => {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
     }
   }, 30_000);
+
+  it('with --shutdown-grace-ms: keeps serving with /ready 503 and Connection: close, then closes', async () => {
+    assertBuilt();
+    const port = await freePort();
+    const cli = startCli(['serve-ingest', '--host', '127.0.0.1', '--port', String(port), '--prefix', uniquePrefix('grace'), '--shutdown-grace-ms', '1500'], { REDIS_URL, RISKPIPE_API_KEYS: '', LOG_LEVEL: 'warn' });
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/health`);
+      const body = JSON.stringify(validEvent());
+      const request = `POST /v1/events/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const idle = await open(port);
+      idle.sock.write(request);
+      await sleep(300);
+      expect(parseFirstResponse(idle.data(), false)?.status).toBe(200);
+
+      const t0 = Date.now();
+      cli.child.kill('SIGTERM');
+      await sleep(300);
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'not_ready', detail: 'shutting down' });
+      // A new connection is still served, and told to close.
+      const fresh = await open(port);
+      const event2 = JSON.stringify(validEvent());
+      fresh.sock.write(`POST /v1/events/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${event2.length}\r\n\r\n${event2}`);
+      await Promise.race([fresh.ended, sleep(2_000)]);
+      expect(parseFirstResponse(fresh.data(), true)).toMatchObject({ status: 200, headers: { connection: 'close' } });
+      // The idle keep-alive connection gets its next request answered, then ends: no reset.
+      const before = idle.data().length;
+      const event3 = JSON.stringify(validEvent());
+      idle.sock.write(`POST /v1/events/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${event3.length}\r\n\r\n${event3}`);
+      expect(await Promise.race([idle.ended, sleep(2_000).then(() => 'still open')])).toBe('end');
+      expect(parseFirstResponse(idle.data().slice(before), true)).toMatchObject({ status: 200, headers: { connection: 'close' } });
+
+      const exit = await Promise.race([cli.exited, sleep(10_000).then(() => ({ code: 'timeout', signal: null }))]);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+      const refused = await open(port).then(
+        (c) => (c.sock.destroy(), 'connected'),
+        (err: NodeJS.ErrnoException) => err.code,
+      );
+      expect(refused).toBe('ECONNREFUSED');
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
+  }, 30_000);
 });

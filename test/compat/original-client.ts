@@ -103,11 +103,14 @@ export async function startService(
   const port = await freePort();
   const svc = startCli([command, '--host', '127.0.0.1', '--port', String(port), ...args], { LOG_LEVEL: 'info', ...env });
   const url = `http://127.0.0.1:${port}`;
+  // 'close' comes after the last of its output has been read ('exit' can come before).
+  const closed = new Promise<void>((resolve) => svc.child.on('close', () => resolve()));
   const stop = async (ms = 15_000) => {
     if (svc.child.exitCode === null && svc.child.signalCode === null) svc.child.kill('SIGTERM');
     const timer = setTimeout(() => svc.child.kill('SIGKILL'), ms);
     const res = await svc.exited;
     clearTimeout(timer);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
     return res;
   };
   try {

@@ -111,7 +111,9 @@ describe('Screener', () => {
       const differ = items.filter((_, i) => a[i].risk_score >= t !== b[i].risk_score >= t).map((x) => x.id);
       expect(differ).toEqual([]);
       const [hello] = await lean.screenBatch([{ event: ev('h', 'hello there, how was your weekend?') }]);
-      expect(hello).toMatchObject({ risk_score: 0, risk_level: 'LOW' });
+      expect(hello).toMatchObject({ risk_level: 'LOW' });
+      // Only the classifier's small doubt remains; no rule, no neighbours.
+      expect(hello.risk_score).toBeLessThan(0.1);
       expect(hello.details.neighbors).toEqual([]);
       const [threat] = await lean.screenBatch([{ event: ev('t', 'I know where you live') }]);
       expect(threat.details.neighbors.length).toBeGreaterThan(0);

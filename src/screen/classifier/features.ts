@@ -1,0 +1,158 @@
+/*
+ * What the screening classifier sees of a message (one fixed recipe, shared by training and
+ * screening so that the two can never drift apart):
+ *
+ *   dense   [0, 100)   the SIF sentence vector of the normalised tokens (src/embed/glove.ts)
+ *           [100, …)   the rule signals: each family's value after and before benign context,
+ *                      targeting, typography, the benign-context markers, obfuscation, caps, length
+ *   sparse             hashed (FNV-1a, `buckets` wide) word unigrams, word bigrams and character
+ *                      3–5-grams of each word (with boundary marks), each group L2-normalised
+ *
+ * Sparse features remember the token they came from, so `explain` can say which words pushed the
+ * classifier most.
+ */
+import { sifRows } from '../../embed/glove.js';
+import type { GloveVectors } from '../../embed/glove-vectors.js';
+import { capsStats, type NormalizedText } from '../text.js';
+import type { ContextMarkers } from '../signals/types.js';
+
+/** The rule-side numbers fusion already has for a message. */
+export interface RuleView {
+  values: Record<RuleFamily, number>;
+  raws: Record<RuleFamily, number>;
+  offensiveCategory?: string;
+  targeting: number;
+  heuristics: number;
+  ctx: ContextMarkers;
+}
+
+export const RULE_FAMILIES = ['threat', 'self_harm', 'hate', 'sexual', 'harassment', 'offensive', 'spam'] as const;
+export type RuleFamily = (typeof RULE_FAMILIES)[number];
+
+const CONTEXT_FEATURES = ['gaming', 'joking', 'quote', 'report', 'news', 'hyperbole', 'support'] as const;
+
+export const RULE_FEATURE_NAMES: readonly string[] = [
+  ...RULE_FAMILIES.map((f) => `rule:${f}`),
+  ...RULE_FAMILIES.map((f) => `raw:${f}`),
+  'offensive_is_hate',
+  'offensive_is_sexual',
+  'targeting',
+  'heuristics',
+  ...CONTEXT_FEATURES.map((c) => `context:${c}`),
+  'obfuscated',
+  'caps',
+  'length',
+  'no_known_words',
+  'negation',
+];
+
+/** Words that flip what follows: the next three words get their own unigram features ("n:hurt" ≠ "w:hurt"). */
+const NEGATORS = new Set(['not', 'never', 'no', 'nobody', 'noone', 'nothing', 'dont', 'didnt', 'doesnt', 'wont', 'wouldnt', 'cant', 'cannot', 'couldnt', 'shouldnt', 'isnt', 'arent', 'wasnt', 'werent', 'aint', 'neither', 'nor', 'without', 'stop']);
+
+export interface FeatureSpec {
+  gloveDim: number;
+  buckets: number;
+}
+
+export interface Features {
+  dense: Float32Array;
+  /** Active sparse buckets and their values (parallel arrays). */
+  idx: Int32Array;
+  val: Float32Array;
+  /** For each active sparse entry, the token index it came from (-1 for none). */
+  tok: Int32Array;
+  /** The glove rows and SIF weights per token (explain attributes the sentence vector by these). */
+  tokens: readonly string[];
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export function denseSize(spec: FeatureSpec): number {
+  return spec.gloveDim + RULE_FEATURE_NAMES.length;
+}
+
+export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
+  const dense = new Float32Array(denseSize(spec));
+  const tokens = t.tokens;
+  // Sentence vector.
+  const { rows, weights } = sifRows(glove, tokens);
+  const sv = dense.subarray(0, spec.gloveDim);
+  for (let i = 0; i < rows.length; i++) glove.addRow(sv, rows[i], weights[i]);
+  let n = 0;
+  for (let j = 0; j < sv.length; j++) n += sv[j] * sv[j];
+  if (n > 0) {
+    const inv = 1 / Math.sqrt(n);
+    for (let j = 0; j < sv.length; j++) sv[j] *= inv;
+  }
+  // Rule view.
+  let o = spec.gloveDim;
+  for (const f of RULE_FAMILIES) dense[o++] = rules.values[f];
+  for (const f of RULE_FAMILIES) dense[o++] = rules.raws[f];
+  dense[o++] = rules.offensiveCategory === 'hate_speech' ? rules.values.offensive : 0;
+  dense[o++] = rules.offensiveCategory === 'sexual_content' ? rules.values.offensive : 0;
+  dense[o++] = rules.targeting;
+  dense[o++] = rules.heuristics;
+  for (const c of CONTEXT_FEATURES) dense[o++] = rules.ctx[c];
+  dense[o++] = t.obfuscations.some((x) => x !== 'stretched') ? 1 : 0;
+  const caps = capsStats(t.original);
+  dense[o++] = caps.letters >= 8 ? caps.ratio : 0;
+  dense[o++] = Math.min(1, Math.log1p(tokens.length) / 4);
+  dense[o++] = rows.length === 0 ? 1 : 0;
+  let negated = 0;
+
+  // Sparse: words, bigrams, character n-grams; each group L2-normalised.
+  const B = spec.buckets;
+  const acc = new Map<number, { v: number; tok: number }>();
+  const group = (keys: { k: string; tok: number }[]) => {
+    if (keys.length === 0) return;
+    const w = 1 / Math.sqrt(keys.length);
+    for (const { k, tok } of keys) {
+      const b = fnv1a(k) % B;
+      const e = acc.get(b);
+      if (e) e.v += w;
+      else acc.set(b, { v: w, tok });
+    }
+  };
+  const words: { k: string; tok: number }[] = [];
+  const bigrams: { k: string; tok: number }[] = [];
+  const chars: { k: string; tok: number }[] = [];
+  let negLeft = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const w = tokens[i];
+    if (NEGATORS.has(w)) {
+      negLeft = 3;
+      negated = 1;
+      words.push({ k: `w:${w}`, tok: i });
+    } else if (negLeft > 0) {
+      negLeft--;
+      words.push({ k: `n:${w}`, tok: i });
+    } else words.push({ k: `w:${w}`, tok: i });
+    if (i + 1 < tokens.length) bigrams.push({ k: `b:${w} ${tokens[i + 1]}`, tok: i });
+    if (w.length >= 3 && !/^\d+$/.test(w)) {
+      const p = `<${w}>`;
+      for (let len = 3; len <= 5; len++) for (let s = 0; s + len <= p.length; s++) chars.push({ k: `c:${p.slice(s, s + len)}`, tok: i });
+    }
+  }
+  dense[o++] = negated;
+  group(words);
+  group(bigrams);
+  group(chars);
+  const idx = new Int32Array(acc.size);
+  const val = new Float32Array(acc.size);
+  const tok = new Int32Array(acc.size);
+  let i = 0;
+  for (const [b, e] of acc) {
+    idx[i] = b;
+    val[i] = e.v;
+    tok[i] = e.tok;
+    i++;
+  }
+  return { dense, idx, val, tok, tokens };
+}

@@ -12,56 +12,11 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadGlove } from '../src/embed/glove-vectors.js';
-import type { RiskCategory } from '../src/models/index.js';
-import { ruleSignals, scoreEvent } from '../src/screen/fusion.js';
 import { defaultPolicy, type Policy } from '../src/screen/policy.js';
-import { DEFAULT_CLASSIFIER_DIR, saveClassifier, type Classify, type ClassifierOutput } from '../src/screen/classifier/model.js';
-import { DEFAULT_HYPER, loadLabelledFile, shippedTrainingRows, trainClassifier, type Hyper, type LabelledRow } from '../src/screen/classifier/train.js';
+import { DEFAULT_CLASSIFIER_DIR, saveClassifier, type ClassifierOutput } from '../src/screen/classifier/model.js';
+import { DEFAULT_HYPER, fusedOof, loadLabelledFile, scoresOf, shippedTrainingRows, trainClassifier, type Hyper, type Scores } from '../src/screen/classifier/train.js';
 
 export const DATA_DIR = fileURLToPath(new URL('../data/', import.meta.url));
-
-interface Scores {
-  n: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  falseAlarmRate: number;
-  categoryAccuracy: number;
-}
-
-export function scoresOf(rows: readonly { should_escalate: boolean; category: string }[], decided: readonly { escalate: boolean; category: string }[]): Scores {
-  let tp = 0;
-  let fp = 0;
-  let fn = 0;
-  let tn = 0;
-  let catOk = 0;
-  rows.forEach((r, i) => {
-    const d = decided[i];
-    if (r.should_escalate && d.escalate) {
-      tp++;
-      if (d.category === r.category) catOk++;
-    } else if (r.should_escalate) fn++;
-    else if (d.escalate) fp++;
-    else tn++;
-  });
-  const precision = tp + fp ? tp / (tp + fp) : 0;
-  const recall = tp + fn ? tp / (tp + fn) : 0;
-  return { n: rows.length, tp, fp, fn, tn, precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, falseAlarmRate: fp + tn ? fp / (fp + tn) : 0, categoryAccuracy: tp ? catOk / tp : 0 };
-}
-
-/** The fused decision per row with the out-of-fold classifier output standing in for the classifier. */
-export function fusedOof(rows: readonly LabelledRow[], oof: readonly ClassifierOutput[], policy: Policy): { escalate: boolean; category: RiskCategory; score: number }[] {
-  return rows.map((r, i) => {
-    const stand: Classify = { id: 'oof', predict: () => oof[i] };
-    const event = { event_id: r.id, event_type: 'message_created' as const, platform: 'discord' as const, channel_id: 'cv', user_id: 'u', author_id: 'u', content: r.content, created_at: '2026-01-01T00:00:00.000Z', metadata: {} };
-    const s = scoreEvent({ event }, policy, stand, ruleSignals(event, policy));
-    return { escalate: s.risk_score >= policy.thresholds.screening, category: s.risk_category, score: s.risk_score };
-  });
-}
 
 const f3 = (x: number) => x.toFixed(3);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -74,6 +29,7 @@ async function main(): Promise<void> {
       grid: { type: 'boolean', default: false },
       folds: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
+      'fusion-grid': { type: 'boolean', default: false },
     },
   });
   const log = (m: string) => console.error(`[train] ${m}`);
@@ -96,7 +52,7 @@ async function main(): Promise<void> {
 
   let best: { h: Hyper; out: ReturnType<typeof evaluateHyper> } | undefined;
   const grid: Hyper[] = args.grid
-    ? [0.1, 0.3].flatMap((lr) => [8, 16].flatMap((epochs) => [1e-6, 1e-5].map((l2) => ({ ...DEFAULT_HYPER, lr, epochs, l2 }))))
+    ? [0.1, 0.2].flatMap((lr) => [12].flatMap((epochs) => [1e-5, 1e-4, 3e-4, 1e-3].map((l2) => ({ ...DEFAULT_HYPER, lr, epochs, l2 }))))
     : [DEFAULT_HYPER];
   const tried: { hyper: Hyper; f1: number; fa: number }[] = [];
   for (const h of grid) {
@@ -105,7 +61,23 @@ async function main(): Promise<void> {
     log(`lr ${h.lr} epochs ${h.epochs} l2 ${h.l2}: CV fused F1 ${f3(out.cv.fused.f1)} FA ${pct(out.cv.fused.falseAlarmRate)}; classifier alone F1 ${f3(out.cv.classifier.f1)}; rules alone F1 ${f3(out.cv.rules.f1)}`);
     if (!best || out.cv.fused.f1 > best.out.cv.fused.f1) best = { h, out };
   }
-  const { res, fused, cv } = best!.out;
+  const { res, cv } = best!.out;
+  let fused = best!.out.fused;
+  // The fusion's classifier settings (policy.classifier.floor, weights.classifier / classifier_benign), by the same out-of-fold outputs.
+  const fusionGrid: { floor: number; w: number; benign: number; s: Scores }[] = [];
+  if (args['fusion-grid']) {
+    for (const floor of [0.2, 0.3, 0.4])
+      for (const w of [1, 1.3, 1.6, 2])
+        for (const benign of [0, 0.2, 0.4]) {
+          const p: Policy = { ...policy, classifier: { floor }, weights: { ...policy.weights, classifier: w, classifier_benign: benign } };
+          const s = scoresOf(rows, fusedOof(rows, res.oof, p));
+          fusionGrid.push({ floor, w, benign, s });
+          log(`fusion floor ${floor} w ${w} benign ${benign}: F1 ${f3(s.f1)} P ${pct(s.precision)} R ${pct(s.recall)} FA ${pct(s.falseAlarmRate)}`);
+        }
+    const top = [...fusionGrid].sort((a, b) => b.s.f1 - a.s.f1).slice(0, 5);
+    log(`best fusion settings: ${top.map((t) => `floor ${t.floor} w ${t.w} benign ${t.benign} F1 ${f3(t.s.f1)} FA ${pct(t.s.falseAlarmRate)}`).join(' | ')}`);
+  }
+  fused = fusedOof(rows, res.oof, policy);
   // Per kind and per source, fused out-of-fold.
   const byKind: Record<string, Scores> = {};
   const kinds = [...new Set(rows.map((r) => `${r.should_escalate ? '+' : '-'}${r.kind ?? r.category}`))].sort();

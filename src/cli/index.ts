@@ -59,7 +59,8 @@ export function buildProgram(): Command {
 
   const scoring = (cmd: Command) =>
     cmd
-      .option('--embedder <kind>', 'hash|onnx (env RISKPIPE_EMBEDDER; default hash)')
+      .option('--embedder <kind>', 'hash|glove|onnx (env RISKPIPE_EMBEDDER; default hash)')
+      .option('--classifier <dir>', 'trained classifier folder (riskpipe train --out), or none (env RISKPIPE_CLASSIFIER; default the shipped one)')
       .option('--model-dir <dir>', 'ONNX sentence model directory (env RISKPIPE_MODEL_DIR)')
       .option('--threshold <score>', 'route to the reasoning queue at or above this score, 0-1 (env SCREENING_THRESHOLD; default the policy\'s, 0.7)')
       .option('--neighbors <when>', 'always|when-evidence: search nearest exemplars for every event, or only where a rule found evidence (faster, same routing; env RISKPIPE_NEIGHBORS; default always)');
@@ -103,6 +104,38 @@ export function buildProgram(): Command {
       .option('--prefix <prefix>', 'stream prefix shown in routed_to (env RISKPIPE_PREFIX)')
       .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
   ).action(async (opts) => (await import('./commands/explain.js')).run(opts, process.env));
+
+  // Screening quality (issue 8): measure on a team's labelled data, retrain, fetch a sentence model.
+  scoring(
+    program
+      .command('eval')
+      .description('screen labelled messages (JSON Lines: content, should_escalate, category?, kind?) and report precision/recall/F1, false alarms, per category and kind, confusion, misses')
+      .option('-f, --file <path>', 'labelled JSON Lines')
+      .option('--json', 'the whole report as JSON')
+      .option('--max-listed <n>', 'misses and false alarms listed (default 30)')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
+  ).action(async (opts) => (await import('./commands/eval.js')).run(opts, process.env));
+  program
+    .command('train')
+    .description('retrain the screening classifier on the shipped corpus plus your labelled JSON Lines; writes it with its fingerprint')
+    .option('-f, --file <path...>', 'labelled JSON Lines (content, should_escalate, category, kind?)')
+    .option('--out <dir>', 'where to write the classifier (default ./riskpipe-classifier)')
+    .option('--no-shipped', 'train on your files only')
+    .option('--folds <n>', 'cross-validation folds (default 5)')
+    .action(async (opts) => (await import('./commands/train.js')).run(opts, process.env));
+  program
+    .command('model')
+    .description('sentence models for --embedder onnx')
+    .command('pull')
+    .description('download an ONNX sentence model from the Hugging Face hub (progress, resumable, checksums from the hub)')
+    .option('--model <id>', 'model id (default intfloat/e5-small-v2)')
+    .option('--dir <dir>', 'models folder (env RISKPIPE_MODEL_DIR; default ./models)')
+    .option('--quantized', 'the int8 ONNX export')
+    .option('--revision <rev>', 'git revision (default main)')
+    .option('--hub-url <url>', 'hub address (env HF_ENDPOINT; default https://huggingface.co)')
+    .option('--token <token>', 'for gated or private repositories (env HF_TOKEN)')
+    .option('--no-verify', 'skip the size and checksum check')
+    .action(async (opts) => (await import('./commands/model.js')).pull(opts, process.env));
 
   return program;
 }

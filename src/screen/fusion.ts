@@ -30,8 +30,10 @@
  *
  *   The classifier (src/screen/classifier/, trained by `npm run train:screening`) reads the sentence
  *   vector, hashed n-grams and the rule values above, and gives p = its calibrated probability that
- *   the message should be escalated and p_c per category; q_c = p · p_c / max_c' p_c' puts p on the
- *   category it names. Its benign pull (1 − p) lowers rule evidence the classifier does not believe.
+ *   the message should be escalated and p_c per category; q_c = ramp(p) · p_c / max_c' p_c' puts p on
+ *   the category it names, where ramp(p) = clamp((p − floor) / (1 − floor), 0, 1) with
+ *   floor = policy.classifier.floor (below it p is the corpus prior speaking, not evidence). Its
+ *   benign pull (1 − p) lowers rule evidence the classifier does not believe.
  *
  *   risk_score    = max_c score_c; risk_category = its argmax, or low_risk below thresholds.medium
  *   risk_level    = LOW below thresholds.medium, MEDIUM below thresholds.high, else HIGH
@@ -49,7 +51,8 @@ import { lazyContext } from './signals/context.js';
 import { harassmentSignal } from './signals/harassment.js';
 import { hateSignal } from './signals/hate.js';
 import { heuristicsSignal } from './signals/heuristics.js';
-import { offensiveSignal } from './signals/offensive.js';
+import { offensiveSignal, type OffensiveResult } from './signals/offensive.js';
+import { compatFlags } from './signals/flags.js';
 import { selfHarmSignal } from './signals/self-harm.js';
 import { sexualSignal } from './signals/sexual.js';
 import { similaritySignal } from './signals/similarity.js';
@@ -127,12 +130,13 @@ function top(scores: Record<HarmCategory, number>): { category: HarmCategory; sc
   return { category: best, score: scores[best] };
 }
 
-/** q_c = p · p_c / max p_c': the escalate probability on the category the classifier names, less on the others. */
-function classifierShares(o: ClassifierOutput): Partial<Record<HarmCategory, number>> {
+/** q_c = ramp(p) · p_c / max p_c': the escalate probability on the category the classifier names, less on the others. */
+function classifierShares(o: ClassifierOutput, floor: number): Partial<Record<HarmCategory, number>> {
   const max = Math.max(...HARM_CATEGORIES.map((c) => o.categories[c]));
   const q: Partial<Record<HarmCategory, number>> = {};
-  if (max <= 0) return q;
-  for (const c of HARM_CATEGORIES) q[c] = o.escalate * (o.categories[c] / max);
+  const ramp = Math.min(1, Math.max(0, (o.escalate - floor) / Math.max(1e-6, 1 - floor)));
+  if (max <= 0 || ramp <= 0) return q;
+  for (const c of HARM_CATEGORIES) q[c] = ramp * (o.categories[c] / max);
   return q;
 }
 
@@ -211,7 +215,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: C
     heuristics: heuristics.value,
     author: auth.value,
     votes: sim.votes,
-    classifier: cls ? { p: cls.escalate, q: classifierShares(cls) } : undefined,
+    classifier: cls ? { p: cls.escalate, q: classifierShares(cls, policy.classifier.floor) } : undefined,
   };
   const scores = fuse(numbers, policy);
   const { category: winner, score } = top(scores);
@@ -303,6 +307,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: C
   for (const f of heuristics.flags) flags.add(f);
   for (const f of auth.flags) flags.add(f);
   for (const f of sim.flags) flags.add(f);
+  for (const f of compatFlags({ t, raised: flags, offensiveWords: (results.offensive as OffensiveResult).words ?? [] })) flags.add(f);
 
   // Confidence: how far from the line, less when the evidence disagrees with itself.
   const decision = riskScore >= th.screening;

@@ -11,7 +11,9 @@ import { logLevel, prefix, resolveSettings, unitInterval, type Resolved } from '
 
 /** Settings of every command that scores: which embedder, which model, which threshold. */
 export const scoringSettings = {
-  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash' },
+  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'glove', 'onnx'], { error: 'must be hash, glove or onnx' }), default: 'hash' },
+  /** The trained classifier's folder (`riskpipe train --out`); "none" screens with rules and kNN only. Default: the shipped one. */
+  classifier: { flag: 'classifier', env: 'RISKPIPE_CLASSIFIER', schema: z.string().min(1, { error: 'must not be empty' }).optional() },
   modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional() },
   threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional() },
   /** "when-evidence" searches neighbours only for events a rule found something in: much faster on benign traffic, same routing. */
@@ -43,9 +45,11 @@ export async function loadScreener(cfg: ScoringConfig, log: Logger, embedderIn?:
     import('../../screen/screener.js'),
     import('../../screen/policy.js'),
   ]);
-  const embedder = new RecentVectorsEmbedder(embedderIn ?? (await createEmbedder({ kind: cfg.embedder, modelDir: cfg.modelDir })));
+  const tokenize = cfg.embedder === 'glove' ? (await import('../../screen/text.js')).normalizeText : undefined;
+  const embedder = new RecentVectorsEmbedder(embedderIn ?? (await createEmbedder({ kind: cfg.embedder, modelDir: cfg.modelDir, tokenize: tokenize && ((t) => tokenize(t).tokens) })));
   const policy = cfg.threshold === undefined ? undefined : policyFromJson({ thresholds: { screening: cfg.threshold } });
-  const screener = await Screener.create({ embedder, policy, log, neighbors: cfg.neighbors });
+  const classifier = cfg.classifier === 'none' ? false : cfg.classifier;
+  const screener = await Screener.create({ embedder, policy, log, neighbors: cfg.neighbors, classifier });
   // A neighbour at the policy's full-vote similarity already speaks for copies of a message:
   // the worker does not index those again.
   return { screener, threshold: screener.policy.thresholds.screening, learnMaxSimilarity: screener.policy.similarity.fullSimilarity };

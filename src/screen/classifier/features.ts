@@ -3,7 +3,9 @@
  * screening so that the two can never drift apart):
  *
  *   dense   [0, 100)   the SIF sentence vector of the normalised tokens (src/embed/glove.ts)
- *           [100, …)   the rule signals: each family's value after and before benign context,
+ *           [100, 200) the max over content words (SIF weight ≥ 0.5) of each vector dimension: one
+ *                      strongly insulting or violent word anywhere shows even in a long message
+ *           [200, …)   the rule signals: each family's value after and before benign context,
  *                      targeting, typography, the benign-context markers, obfuscation, caps, length
  *   sparse             hashed (FNV-1a, `buckets` wide) word unigrams, word bigrams and character
  *                      3–5-grams of each word (with boundary marks), each group L2-normalised
@@ -75,7 +77,7 @@ function fnv1a(s: string): number {
 }
 
 export function denseSize(spec: FeatureSpec): number {
-  return spec.gloveDim + RULE_FEATURE_NAMES.length;
+  return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
 }
 
 export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
@@ -91,8 +93,20 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
     const inv = 1 / Math.sqrt(n);
     for (let j = 0; j < sv.length; j++) sv[j] *= inv;
   }
+  // Max-pooled content words.
+  const mp = dense.subarray(spec.gloveDim, 2 * spec.gloveDim);
+  let pooled = 0;
+  const tmp = new Float32Array(spec.gloveDim);
+  for (let i = 0; i < rows.length; i++) {
+    if (weights[i] < 0.5) continue;
+    tmp.fill(0);
+    glove.addRow(tmp, rows[i], 1);
+    if (pooled === 0) mp.set(tmp);
+    else for (let j = 0; j < tmp.length; j++) if (tmp[j] > mp[j]) mp[j] = tmp[j];
+    pooled++;
+  }
   // Rule view.
-  let o = spec.gloveDim;
+  let o = 2 * spec.gloveDim;
   for (const f of RULE_FAMILIES) dense[o++] = rules.values[f];
   for (const f of RULE_FAMILIES) dense[o++] = rules.raws[f];
   dense[o++] = rules.offensiveCategory === 'hate_speech' ? rules.values.offensive : 0;

@@ -200,7 +200,7 @@ export function saveClassifier(w: ClassifierWeights, dir: string): void {
     format: 'riskpipe-screening-classifier/1',
     spec: w.spec,
     outputs: [...OUTPUTS],
-    denseFeatures: [...Array.from({ length: w.spec.gloveDim }, (_, i) => `glove:${i}`), ...RULE_FEATURE_NAMES],
+    denseFeatures: [...Array.from({ length: w.spec.gloveDim }, (_, i) => `glove:${i}`), ...Array.from({ length: w.spec.gloveDim }, (_, i) => `glovemax:${i}`), ...RULE_FEATURE_NAMES],
     bias: [...w.bias].map(r6),
     dense: OUTPUTS.map((_, k) => [...w.dense.subarray(k * D, (k + 1) * D)].map(r6)),
     calibration: { a: r6(w.calibration.a), b: r6(w.calibration.b) },
@@ -218,7 +218,7 @@ export function loadClassifierWeights(dir: string = DEFAULT_CLASSIFIER_DIR): Cla
   const json = JSON.parse(readFileSync(mj, 'utf8')) as ModelJson;
   if (json.format !== 'riskpipe-screening-classifier/1') throw new RiskpipeError('RP_ERR_CONFIG', `${mj}: unknown format ${String(json.format)}`);
   if (json.outputs.join() !== OUTPUTS.join()) throw new RiskpipeError('RP_ERR_CONFIG', `${mj}: outputs ${json.outputs.join()} differ from ${OUTPUTS.join()}`);
-  if (json.denseFeatures.length !== denseSize(json.spec) || json.denseFeatures.slice(json.spec.gloveDim).join() !== RULE_FEATURE_NAMES.join()) {
+  if (json.denseFeatures.length !== denseSize(json.spec) || json.denseFeatures.slice(2 * json.spec.gloveDim).join() !== RULE_FEATURE_NAMES.join()) {
     throw new RiskpipeError('RP_ERR_CONFIG', `${mj}: trained on other rule features; retrain it (riskpipe train)`);
   }
   const buf = readFileSync(join(dir, 'sparse.bin'));

@@ -17,10 +17,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { HARM_CATEGORIES } from '../policy.js';
-import { ruleSignals, ruleView } from '../fusion.js';
+import { ruleSignals, ruleView, scoreEvent } from '../fusion.js';
+import type { RiskCategory } from '../../models/index.js';
 import type { Policy } from '../policy.js';
 import { denseSize, extractFeatures, type Features, type FeatureSpec } from './features.js';
-import { ESCALATE, K, OUTPUTS, outputFromLogits, type ClassifierOutput, type ClassifierWeights, type ModelMeta } from './model.js';
+import { ESCALATE, K, OUTPUTS, outputFromLogits, type ClassifierOutput, type ClassifierWeights, type Classify, type ModelMeta } from './model.js';
 
 export interface LabelledRow {
   id: string;
@@ -44,7 +45,7 @@ export interface Hyper {
   maxPosWeight: number;
 }
 
-export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-5, buckets: 1 << 16, seed: 20261201, maxPosWeight: 4 };
+export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-3, buckets: 1 << 16, seed: 20261201, maxPosWeight: 4 };
 
 function readJsonl(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8')
@@ -323,3 +324,49 @@ export function trainClassifier(rows: readonly LabelledRow[], glove: GloveVector
   const oofOut = oof.map((z, i) => ({ ...outputFromLogits(z, calibration), fold: foldOf[i] }));
   return { weights: { spec, bias: m.bias, dense: m.dense, sparse: m.sparse, calibration, meta }, oof: oofOut };
 }
+
+// ---- cross-validation figures ----
+
+export interface Scores {
+  n: number;
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  falseAlarmRate: number;
+  categoryAccuracy: number;
+}
+
+export function scoresOf(rows: readonly { should_escalate: boolean; category: string }[], decided: readonly { escalate: boolean; category: string }[]): Scores {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let tn = 0;
+  let catOk = 0;
+  rows.forEach((r, i) => {
+    const d = decided[i];
+    if (r.should_escalate && d.escalate) {
+      tp++;
+      if (d.category === r.category) catOk++;
+    } else if (r.should_escalate) fn++;
+    else if (d.escalate) fp++;
+    else tn++;
+  });
+  const precision = tp + fp ? tp / (tp + fp) : 0;
+  const recall = tp + fn ? tp / (tp + fn) : 0;
+  return { n: rows.length, tp, fp, fn, tn, precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, falseAlarmRate: fp + tn ? fp / (fp + tn) : 0, categoryAccuracy: tp ? catOk / tp : 0 };
+}
+
+/** The fused decision per row with the out-of-fold classifier output standing in for the classifier. */
+export function fusedOof(rows: readonly LabelledRow[], oof: readonly ClassifierOutput[], policy: Policy): { escalate: boolean; category: RiskCategory; score: number }[] {
+  return rows.map((r, i) => {
+    const stand: Classify = { id: 'oof', predict: () => oof[i] };
+    const event = { event_id: r.id, event_type: 'message_created' as const, platform: 'discord' as const, channel_id: 'cv', user_id: 'u', author_id: 'u', content: r.content, created_at: '2026-01-01T00:00:00.000Z', metadata: {} };
+    const s = scoreEvent({ event }, policy, stand, ruleSignals(event, policy));
+    return { escalate: s.risk_score >= policy.thresholds.screening, category: s.risk_category, score: s.risk_score };
+  });
+}
+

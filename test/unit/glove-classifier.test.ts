@@ -102,7 +102,7 @@ describe('screening classifier', () => {
     const rows = loadLabelledFile('data/exemplars.jsonl', { groupBy: 'id-block' }).slice(0, 120);
     const spec = { gloveDim: 100, buckets: 1 << 12 };
     const feats = featurize(rows, loadGlove(), defaultPolicy, spec);
-    const h = { epochs: 2, lr: 0.2, l2: 1e-4, buckets: spec.buckets, seed: 7, maxPosWeight: 4 };
+    const h = { epochs: 2, lr: 0.2, l2: 1e-4, buckets: spec.buckets, seed: 7, maxPosWeight: 4, hidden: 8, sparseDropout: 0.5 };
     const a = fit(feats, rows.map(targets), spec, h);
     const b = fit(feats, rows.map(targets), spec, h);
     expect([...a.dense]).toEqual([...b.dense]);

@@ -6,7 +6,8 @@
  *           [100, 200) the max over content words (SIF weight ≥ 0.5) of each vector dimension: one
  *                      strongly insulting or violent word anywhere shows even in a long message
  *           [200, …)   the rule signals: each family's value after and before benign context,
- *                      targeting, typography, the benign-context markers, obfuscation, caps, length
+ *                      targeting, typography, the benign-context markers, obfuscation, caps, length,
+ *                      negation, and the soft lexicons (./lexicons.ts: insult, violence, exclusion …)
  *   sparse             hashed (FNV-1a, `buckets` wide) word unigrams, word bigrams and character
  *                      3–5-grams of each word (with boundary marks), each group L2-normalised
  *
@@ -17,6 +18,7 @@ import { sifRows } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { capsStats, type NormalizedText } from '../text.js';
 import type { ContextMarkers } from '../signals/types.js';
+import { SOFT_SLOT_NAMES, softLexicons } from './lexicons.js';
 
 /** The rule-side numbers fusion already has for a message. */
 export interface RuleView {
@@ -46,10 +48,14 @@ export const RULE_FEATURE_NAMES: readonly string[] = [
   'length',
   'no_known_words',
   'negation',
+  ...SOFT_SLOT_NAMES.map((n) => `lex:${n}`),
 ];
 
 /** Words that flip what follows: the next three words get their own unigram features ("n:hurt" ≠ "w:hurt"). */
 const NEGATORS = new Set(['not', 'never', 'no', 'nobody', 'noone', 'nothing', 'dont', 'didnt', 'doesnt', 'wont', 'wouldnt', 'cant', 'cannot', 'couldnt', 'shouldnt', 'isnt', 'arent', 'wasnt', 'werent', 'aint', 'neither', 'nor', 'without', 'stop']);
+
+/** Short messages are normalised as if they had this many words (see `group`). */
+const MIN_WORDS = 8;
 
 export interface FeatureSpec {
   gloveDim: number;
@@ -124,17 +130,27 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   // Sparse: words, bigrams, character n-grams; each group L2-normalised.
   const B = spec.buckets;
   const acc = new Map<number, { v: number; tok: number }>();
-  const group = (keys: { k: string; tok: number }[]) => {
+  // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
+  // ("hello") must not put the whole weight of the message on one word.
+  const group = (keys: { k: string; tok: number; weight?: number }[], minCount: number) => {
     if (keys.length === 0) return;
-    const w = 1 / Math.sqrt(keys.length);
-    for (const { k, tok } of keys) {
+    const w0 = 1 / Math.sqrt(Math.max(minCount, keys.length));
+    for (const { k, tok, weight } of keys) {
+      const w = w0 * (weight ?? 1);
       const b = fnv1a(k) % B;
       const e = acc.get(b);
       if (e) e.v += w;
       else acc.set(b, { v: w, tok });
     }
   };
-  const words: { k: string; tok: number }[] = [];
+  // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
+  // words ~1), so that function words cannot stand in for abuse the way they do in a corpus of
+  // second-person insults; bigrams keep "you are" as a phrase. Unknown words count fully.
+  const rarity = (w: string) => {
+    const r = sifRows(glove, [w]);
+    return r.weights.length === 1 ? r.weights[0] : 1;
+  };
+  const words: { k: string; tok: number; weight?: number }[] = [];
   const bigrams: { k: string; tok: number }[] = [];
   const chars: { k: string; tok: number }[] = [];
   let negLeft = 0;
@@ -143,21 +159,24 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
     if (NEGATORS.has(w)) {
       negLeft = 3;
       negated = 1;
-      words.push({ k: `w:${w}`, tok: i });
+      words.push({ k: `w:${w}`, tok: i, weight: rarity(w) });
     } else if (negLeft > 0) {
       negLeft--;
-      words.push({ k: `n:${w}`, tok: i });
-    } else words.push({ k: `w:${w}`, tok: i });
+      words.push({ k: `n:${w}`, tok: i, weight: rarity(w) });
+    } else words.push({ k: `w:${w}`, tok: i, weight: rarity(w) });
     if (i + 1 < tokens.length) bigrams.push({ k: `b:${w} ${tokens[i + 1]}`, tok: i });
-    if (w.length >= 3 && !/^\d+$/.test(w)) {
+    if (w.length >= 3 && !/^\d+$/.test(w) && rarity(w) >= 0.5) {
       const p = `<${w}>`;
       for (let len = 3; len <= 5; len++) for (let s = 0; s + len <= p.length; s++) chars.push({ k: `c:${p.slice(s, s + len)}`, tok: i });
     }
   }
   dense[o++] = negated;
-  group(words);
-  group(bigrams);
-  group(chars);
+  // Soft lexicons over the content words (./lexicons.ts).
+  softLexicons(glove).fill(rows, dense.subarray(o, o + SOFT_SLOT_NAMES.length));
+  o += SOFT_SLOT_NAMES.length;
+  group(words, MIN_WORDS);
+  group(bigrams, MIN_WORDS);
+  group(chars, MIN_WORDS * 8);
   const idx = new Int32Array(acc.size);
   const val = new Float32Array(acc.size);
   const tok = new Int32Array(acc.size);

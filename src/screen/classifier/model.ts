@@ -2,7 +2,8 @@
  * The screening classifier: one logistic output per harm category plus one for "should be
  * escalated", over the features of ./features.ts:
  *
- *   z_k        = bias_k + Σ_j dense_kj · x_j + Σ_b sparse_bk · s_b
+ *   z_k        = bias_k + Σ_j dense_kj · x_j + Σ_b sparse_bk · s_b + Σ_h V_kh · relu(W1_h · x + b1_h)
+ *                (the last term, a hidden layer over the dense features, only when trained with one)
  *   p_k        = σ(z_k)                                  (per category; they need not sum to 1)
  *   p_escalate = σ(calibration.a · z_escalate + calibration.b)   (Platt scaling fitted on
  *                out-of-fold predictions of the training corpus: a probability one can read)
@@ -49,6 +50,47 @@ export interface ClassifierWeights {
   sparse: Float32Array; // B × K, bucket-major
   calibration: { a: number; b: number };
   meta: ModelMeta;
+  /** A hidden layer over the dense features (H units); absent for plain logistic regression. */
+  hidden?: HiddenLayer;
+}
+
+export interface HiddenLayer {
+  size: number;
+  w1: Float32Array; // H × D
+  b1: Float32Array; // H
+  v: Float32Array; // K × H
+}
+
+/** The logits of a feature vector (shared by screening and training). `h` receives the hidden activations. */
+export function forward(m: Pick<ClassifierWeights, 'bias' | 'dense' | 'sparse' | 'hidden'>, D: number, f: Features, z: Float64Array, h?: Float64Array): void {
+  const { bias, dense, sparse, hidden } = m;
+  for (let k = 0; k < K; k++) {
+    let s = bias[k];
+    const base = k * D;
+    for (let j = 0; j < D; j++) s += dense[base + j] * f.dense[j];
+    z[k] = s;
+  }
+  for (let i = 0; i < f.idx.length; i++) {
+    const b = f.idx[i] * K;
+    const v = f.val[i];
+    for (let k = 0; k < K; k++) z[k] += sparse[b + k] * v;
+  }
+  if (hidden) {
+    const H = hidden.size;
+    const act = h ?? new Float64Array(H);
+    for (let u = 0; u < H; u++) {
+      let s = hidden.b1[u];
+      const base = u * D;
+      for (let j = 0; j < D; j++) s += hidden.w1[base + j] * f.dense[j];
+      act[u] = s > 0 ? s : 0;
+    }
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      const base = k * H;
+      for (let u = 0; u < H; u++) s += hidden.v[base + u] * act[u];
+      z[k] += s;
+    }
+  }
 }
 
 export interface ClassifierOutput {
@@ -98,19 +140,7 @@ export class ScreeningClassifier implements Classify {
   }
 
   logits(f: Features, out = new Float64Array(K)): Float64Array {
-    const { bias, dense, sparse } = this.w;
-    const D = this.dim;
-    for (let k = 0; k < K; k++) {
-      let z = bias[k];
-      const base = k * D;
-      for (let j = 0; j < D; j++) z += dense[base + j] * f.dense[j];
-      out[k] = z;
-    }
-    for (let i = 0; i < f.idx.length; i++) {
-      const b = f.idx[i] * K;
-      const v = f.val[i];
-      for (let k = 0; k < K; k++) out[k] += sparse[b + k] * v;
-    }
+    forward(this.w, this.dim, f, out);
     return out;
   }
 
@@ -182,6 +212,7 @@ interface ModelJson {
   sparseScales: number[];
   sparseSha256: string;
   meta: ModelMeta;
+  hidden?: { size: number; w1: number[][]; b1: number[]; v: number[][] };
 }
 
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -207,6 +238,16 @@ export function saveClassifier(w: ClassifierWeights, dir: string): void {
     sparseScales: scales.map((s) => Number(s.toPrecision(8))),
     sparseSha256: createHash('sha256').update(buf).digest('hex'),
     meta: w.meta,
+    ...(w.hidden
+      ? {
+          hidden: {
+            size: w.hidden.size,
+            w1: Array.from({ length: w.hidden.size }, (_, u) => [...w.hidden!.w1.subarray(u * D, (u + 1) * D)].map(r6)),
+            b1: [...w.hidden.b1].map(r6),
+            v: OUTPUTS.map((_, k) => [...w.hidden!.v.subarray(k * w.hidden!.size, (k + 1) * w.hidden!.size)].map(r6)),
+          },
+        }
+      : {}),
   };
   writeFileSync(join(dir, 'sparse.bin'), buf);
   writeFileSync(join(dir, 'model.json'), `${JSON.stringify(json, null, 1)}\n`);
@@ -231,5 +272,14 @@ export function loadClassifierWeights(dir: string = DEFAULT_CLASSIFIER_DIR): Cla
   const D = denseSize(json.spec);
   const dense = new Float32Array(K * D);
   json.dense.forEach((row, k) => dense.set(row, k * D));
-  return { spec: json.spec, bias: Float32Array.from(json.bias), dense, sparse, calibration: json.calibration, meta: json.meta };
+  let hidden: HiddenLayer | undefined;
+  if (json.hidden) {
+    const H = json.hidden.size;
+    const w1 = new Float32Array(H * D);
+    json.hidden.w1.forEach((row, u) => w1.set(row, u * D));
+    const v = new Float32Array(K * H);
+    json.hidden.v.forEach((row, k) => v.set(row, k * H));
+    hidden = { size: H, w1, b1: Float32Array.from(json.hidden.b1), v };
+  }
+  return { spec: json.spec, bias: Float32Array.from(json.bias), dense, sparse, calibration: json.calibration, meta: json.meta, hidden };
 }

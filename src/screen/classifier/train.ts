@@ -21,7 +21,7 @@ import { ruleSignals, ruleView, scoreEvent } from '../fusion.js';
 import type { RiskCategory } from '../../models/index.js';
 import type { Policy } from '../policy.js';
 import { denseSize, extractFeatures, type Features, type FeatureSpec } from './features.js';
-import { ESCALATE, K, OUTPUTS, outputFromLogits, type ClassifierOutput, type ClassifierWeights, type Classify, type ModelMeta } from './model.js';
+import { ESCALATE, forward, K, OUTPUTS, outputFromLogits, type HiddenLayer, type ClassifierOutput, type ClassifierWeights, type Classify, type ModelMeta } from './model.js';
 
 export interface LabelledRow {
   id: string;
@@ -43,9 +43,16 @@ export interface Hyper {
   seed: number;
   /** Most a rare category's positives are up-weighted. */
   maxPosWeight: number;
+  /** Units of the hidden layer over the dense features; 0 = plain logistic regression. */
+  hidden: number;
+  /**
+   * Share of an example's n-gram features dropped at each step (the rest scaled up to match).
+   * Without it the n-grams memorise the corpus and the word vectors and rules learn nothing.
+   */
+  sparseDropout: number;
 }
 
-export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-3, buckets: 1 << 16, seed: 20261201, maxPosWeight: 4 };
+export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-3, buckets: 1 << 16, seed: 20261201, maxPosWeight: 4, hidden: 0, sparseDropout: 0.3 };
 
 function readJsonl(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8')
@@ -103,9 +110,16 @@ export function jsonlFiles(dir: string): string[] {
   return out;
 }
 
-/** The shipped training rows: corpus files, the eval set's dev split, the exemplar bank. */
+/**
+ * The shipped training rows: corpus files, the eval set's dev split, the exemplar bank, and the
+ * background chat (data/models/screening/background-chat.jsonl: greetings, acknowledgements and
+ * reactions — the bulk of real traffic, which a corpus of look-alikes under-represents; without
+ * it "hello" and "ok" look like the short abusive lines of the corpus).
+ */
 export function shippedTrainingRows(dataDir: string): LabelledRow[] {
   const rows: LabelledRow[] = [];
+  const background = join(dataDir, 'models', 'screening', 'background-chat.jsonl');
+  if (existsSync(background)) rows.push(...loadLabelledFile(background, { groupBy: 'id-block' }));
   for (const f of jsonlFiles(join(dataDir, 'labelled', 'corpus'))) rows.push(...loadLabelledFile(f));
   const evalSet = join(dataDir, 'labelled', 'screening-eval.jsonl');
   if (existsSync(evalSet)) rows.push(...loadLabelledFile(evalSet, { split: 'dev', groupBy: 'id-block' }));
@@ -151,6 +165,7 @@ export interface Fitted {
   bias: Float32Array;
   dense: Float32Array;
   sparse: Float32Array;
+  hidden?: HiddenLayer;
 }
 
 /** Logistic regression per output, AdaGrad SGD with L2 on the weights an example touches. */
@@ -169,6 +184,19 @@ export function fit(feats: readonly Features[], ys: readonly Float32Array[], spe
   const posW = Array.from(pos, (p) => (p > 0 ? Math.min(h.maxPosWeight, Math.max(1, (ys.length - p) / p / 2)) : 1));
   const order = feats.map((_, i) => i);
   const rand = mulberry32(h.seed);
+  // Hidden layer: He-style uniform init from the seeded generator; the output weights start at 0.
+  const H = h.hidden;
+  const hidden: HiddenLayer | undefined = H > 0 ? { size: H, w1: new Float32Array(H * D), b1: new Float32Array(H), v: new Float32Array(K * H) } : undefined;
+  const gW1 = new Float32Array(H * D).fill(1e-6);
+  const gB1 = new Float32Array(H).fill(1e-6);
+  const gV = new Float32Array(K * H).fill(1e-6);
+  if (hidden) {
+    const r = Math.sqrt(6 / D);
+    for (let i = 0; i < hidden.w1.length; i++) hidden.w1[i] = (rand() * 2 - 1) * r;
+    for (let u = 0; u < H; u++) hidden.b1[u] = 0.01;
+  }
+  const act = new Float64Array(Math.max(1, H));
+  const model = { bias, dense, sparse, hidden };
   const z = new Float64Array(K);
   const g = new Float64Array(K);
   for (let ep = 0; ep < h.epochs; ep++) {
@@ -177,18 +205,9 @@ export function fit(feats: readonly Features[], ys: readonly Float32Array[], spe
       [order[i], order[j]] = [order[j], order[i]];
     }
     for (const i of order) {
-      const f = feats[i];
+      const f = h.sparseDropout > 0 ? dropSparse(feats[i], h.sparseDropout, rand) : feats[i];
       const y = ys[i];
-      for (let k = 0; k < K; k++) {
-        let s = bias[k];
-        const base = k * D;
-        for (let j = 0; j < D; j++) s += dense[base + j] * f.dense[j];
-        z[k] = s;
-      }
-      for (let e = 0; e < f.idx.length; e++) {
-        const b = f.idx[e] * K;
-        for (let k = 0; k < K; k++) z[k] += sparse[b + k] * f.val[e];
-      }
+      forward(model, D, f, z, act);
       for (let k = 0; k < K; k++) {
         const p = 1 / (1 + Math.exp(-z[k]));
         g[k] = (p - y[k]) * (y[k] > 0 ? posW[k] : 1);
@@ -214,20 +233,56 @@ export function fit(feats: readonly Features[], ys: readonly Float32Array[], spe
           sparse[b + k] -= (h.lr * gr) / Math.sqrt(gSparse[b + k]);
         }
       }
+      if (hidden) {
+        // Back through the hidden layer (before V moves): dL/da_u = Σ_k g_k V_ku, through the ReLU.
+        for (let u = 0; u < H; u++) {
+          if (act[u] <= 0) continue;
+          let ga = 0;
+          for (let k = 0; k < K; k++) ga += g[k] * hidden.v[k * H + u];
+          if (ga === 0) continue;
+          gB1[u] += ga * ga;
+          hidden.b1[u] -= (h.lr * ga) / Math.sqrt(gB1[u]);
+          const base = u * D;
+          for (let j = 0; j < D; j++) {
+            const x = f.dense[j];
+            if (x === 0) continue;
+            const gr = ga * x + h.l2 * hidden.w1[base + j];
+            gW1[base + j] += gr * gr;
+            hidden.w1[base + j] -= (h.lr * gr) / Math.sqrt(gW1[base + j]);
+          }
+        }
+        for (let k = 0; k < K; k++) {
+          const base = k * H;
+          for (let u = 0; u < H; u++) {
+            if (act[u] <= 0) continue;
+            const gr = g[k] * act[u] + h.l2 * hidden.v[base + u];
+            gV[base + u] += gr * gr;
+            hidden.v[base + u] -= (h.lr * gr) / Math.sqrt(gV[base + u]);
+          }
+        }
+      }
     }
   }
-  return { bias, dense, sparse };
+  return { bias, dense, sparse, hidden };
+}
+
+/** The example with a random share `p` of its n-grams removed and the rest scaled by 1 / (1 − p). */
+function dropSparse(f: Features, p: number, rand: () => number): Features {
+  const keep: number[] = [];
+  for (let e = 0; e < f.idx.length; e++) if (rand() >= p) keep.push(e);
+  const scale = 1 / (1 - p);
+  return {
+    dense: f.dense,
+    idx: Int32Array.from(keep, (e) => f.idx[e]),
+    val: Float32Array.from(keep, (e) => f.val[e] * scale),
+    tok: Int32Array.from(keep, (e) => f.tok[e]),
+    tokens: f.tokens,
+  };
 }
 
 export function logitsOf(m: Fitted, f: Features, spec: FeatureSpec): Float64Array {
-  const D = denseSize(spec);
   const z = new Float64Array(K);
-  for (let k = 0; k < K; k++) {
-    let s = m.bias[k];
-    for (let j = 0; j < D; j++) s += m.dense[k * D + j] * f.dense[j];
-    z[k] = s;
-  }
-  for (let e = 0; e < f.idx.length; e++) for (let k = 0; k < K; k++) z[k] += m.sparse[f.idx[e] * K + k] * f.val[e];
+  forward(m, denseSize(spec), f, z);
   return z;
 }
 
@@ -313,7 +368,7 @@ export function trainClassifier(rows: readonly LabelledRow[], glove: GloveVector
   const sources: Record<string, number> = {};
   for (const r of rows) sources[r.source] = (sources[r.source] ?? 0) + 1;
   const meta: ModelMeta = {
-    id: `riskpipe/screening-lr-v1@${fingerprint}`,
+    id: `riskpipe/screening-${h.hidden > 0 ? `mlp${h.hidden}` : 'lr'}-v1@${fingerprint}`,
     fingerprint,
     corpusHash: hash,
     rows: rows.length,
@@ -322,7 +377,7 @@ export function trainClassifier(rows: readonly LabelledRow[], glove: GloveVector
     vectors: vectorsId,
   };
   const oofOut = oof.map((z, i) => ({ ...outputFromLogits(z, calibration), fold: foldOf[i] }));
-  return { weights: { spec, bias: m.bias, dense: m.dense, sparse: m.sparse, calibration, meta }, oof: oofOut };
+  return { weights: { spec, bias: m.bias, dense: m.dense, sparse: m.sparse, hidden: m.hidden, calibration, meta }, oof: oofOut };
 }
 
 // ---- cross-validation figures ----

@@ -257,7 +257,10 @@ export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: C
     evidence: sim.evidence.filter((e) => !e.startsWith('similar to benign')),
   };
   if (cls) {
-    const top = cls.features && classifier!.topWords ? classifier!.topWords(cls.features, 5) : [];
+    // The words are worth their cost where someone will read them: a verdict at MEDIUM or above, or
+    // a classifier that spoke up (p above its floor); everyday traffic skips them.
+    const worthWords = score >= policy.thresholds.medium || cls.escalate >= policy.classifier.floor;
+    const top = worthWords && cls.features && classifier!.topWords ? classifier!.topWords(cls.features, 5) : [];
     signals.classifier = {
       value: round(cls.escalate),
       weight: w.classifier,

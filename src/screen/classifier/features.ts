@@ -73,14 +73,22 @@ export interface Features {
   tokens: readonly string[];
 }
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
+const FNV_OFFSET = 0x811c9dc5;
+/** FNV-1a continued over s[a, b): fnv(x + y) = fnvMore(fnv(x), y), so keys need not be built as strings. */
+function fnvMore(h: number, s: string, a = 0, b = s.length): number {
+  for (let i = a; i < b; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return h;
 }
+const H_WORD = fnvMore(FNV_OFFSET, 'w:');
+const H_NEG = fnvMore(FNV_OFFSET, 'n:');
+const H_BIGRAM = fnvMore(FNV_OFFSET, 'b:');
+const H_CHAR = fnvMore(FNV_OFFSET, 'c:');
+const LT = '<'.charCodeAt(0);
+const GT = '>'.charCodeAt(0);
+const SPACE = ' '.charCodeAt(0);
 
 export function denseSize(spec: FeatureSpec): number {
   return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
@@ -132,12 +140,12 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   const acc = new Map<number, { v: number; tok: number }>();
   // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
   // ("hello") must not put the whole weight of the message on one word.
-  const group = (keys: { k: string; tok: number; weight?: number }[], minCount: number) => {
+  const group = (keys: { h: number; tok: number; weight?: number }[], minCount: number) => {
     if (keys.length === 0) return;
     const w0 = 1 / Math.sqrt(Math.max(minCount, keys.length));
-    for (const { k, tok, weight } of keys) {
+    for (const { h, tok, weight } of keys) {
       const w = w0 * (weight ?? 1);
-      const b = fnv1a(k) % B;
+      const b = (h >>> 0) % B;
       const e = acc.get(b);
       if (e) e.v += w;
       else acc.set(b, { v: w, tok });
@@ -150,24 +158,36 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
     const r = sifRows(glove, [w]);
     return r.weights.length === 1 ? r.weights[0] : 1;
   };
-  const words: { k: string; tok: number; weight?: number }[] = [];
-  const bigrams: { k: string; tok: number }[] = [];
-  const chars: { k: string; tok: number }[] = [];
+  const words: { h: number; tok: number; weight?: number }[] = [];
+  const bigrams: { h: number; tok: number }[] = [];
+  const chars: { h: number; tok: number }[] = [];
   let negLeft = 0;
   for (let i = 0; i < tokens.length; i++) {
     const w = tokens[i];
+    const rw = rarity(w);
     if (NEGATORS.has(w)) {
       negLeft = 3;
       negated = 1;
-      words.push({ k: `w:${w}`, tok: i, weight: rarity(w) });
+      words.push({ h: fnvMore(H_WORD, w), tok: i, weight: rw });
     } else if (negLeft > 0) {
       negLeft--;
-      words.push({ k: `n:${w}`, tok: i, weight: rarity(w) });
-    } else words.push({ k: `w:${w}`, tok: i, weight: rarity(w) });
-    if (i + 1 < tokens.length) bigrams.push({ k: `b:${w} ${tokens[i + 1]}`, tok: i });
-    if (w.length >= 3 && !/^\d+$/.test(w) && rarity(w) >= 0.5) {
-      const p = `<${w}>`;
-      for (let len = 3; len <= 5; len++) for (let s = 0; s + len <= p.length; s++) chars.push({ k: `c:${p.slice(s, s + len)}`, tok: i });
+      words.push({ h: fnvMore(H_NEG, w), tok: i, weight: rw });
+    } else words.push({ h: fnvMore(H_WORD, w), tok: i, weight: rw });
+    if (i + 1 < tokens.length) bigrams.push({ h: fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), tok: i });
+    if (w.length >= 3 && rw >= 0.5 && !/^\d+$/.test(w)) {
+      // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
+      const n = w.length + 2;
+      const at = (q: number) => (q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1));
+      for (let len = 3; len <= 5; len++) {
+        for (let st = 0; st + len <= n; st++) {
+          let h = H_CHAR;
+          for (let q = st; q < st + len; q++) {
+            h ^= at(q);
+            h = Math.imul(h, 0x01000193);
+          }
+          chars.push({ h, tok: i });
+        }
+      }
     }
   }
   dense[o++] = negated;

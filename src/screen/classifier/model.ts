@@ -165,6 +165,7 @@ export class ScreeningClassifier implements Classify {
     const per = new Float64Array(f.tokens.length);
     const { sparse, dense } = this.w;
     for (let i = 0; i < f.idx.length; i++) if (f.tok[i] >= 0) per[f.tok[i]] += sparse[f.idx[i] * K + ESCALATE] * f.val[i];
+    const sparseShare = Float64Array.from(per);
     // The sentence vector's term is linear in the (normalised) vector: split it by each word's weighted vector.
     const D = this.dim;
     const gd = this.w.spec.gloveDim;
@@ -174,20 +175,26 @@ export class ScreeningClassifier implements Classify {
     if (norm > 0) {
       // The vector is Σ w_i·v_i / ‖Σ w_i·v_i‖: word i's share of the term is (w_i·v_i · weights) / ‖Σ‖.
       const total = new Float32Array(gd);
-      const parts = f.tokens.map((tok) => {
-        const v = new Float32Array(gd);
-        const { rows, weights } = sifRows(this.glove, [tok]);
-        rows.forEach((r, i) => this.glove.addRow(v, r, weights[i]));
-        let d = 0;
-        for (let j = 0; j < gd; j++) {
-          d += v[j] * wv[j];
-          total[j] += v[j];
+      const g = this.glove;
+      f.tokens.forEach((tok, i) => {
+        const { rows, weights } = sifRows(g, [tok]);
+        for (let q = 0; q < rows.length; q++) {
+          const base = rows[q] * gd;
+          const sc = g.scales[rows[q]] * weights[q];
+          let d = 0;
+          for (let j = 0; j < gd; j++) {
+            const x = g.rows[base + j] * sc;
+            d += x * wv[j];
+            total[j] += x;
+          }
+          per[i] += d;
         }
-        return d;
       });
       let tn = 0;
       for (let j = 0; j < gd; j++) tn += total[j] * total[j];
-      if (tn > 0) parts.forEach((d, i) => (per[i] += d / Math.sqrt(tn)));
+      const inv = tn > 0 ? 1 / Math.sqrt(tn) : 0;
+      // per[i] held the sparse share plus the raw dot: scale only the latter.
+      f.tokens.forEach((_, i) => (per[i] = sparseShare[i] + (per[i] - sparseShare[i]) * inv));
     }
     const merged = new Map<string, number>();
     f.tokens.forEach((t, i) => merged.set(t, (merged.get(t) ?? 0) + per[i]));

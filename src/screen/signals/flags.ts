@@ -45,6 +45,11 @@ const DOXXING = [
   /\b(?:pay (?:him|her|them|you) a visit|go say hi|everyone (?:go )?visit|swat(?:ting)? (?:you|him|her|them))\b/,
 ];
 
+/** Whether a normalised text looks like doxxing (an address, "i know where you live" …). */
+export function looksLikeDoxxing(norm: string): boolean {
+  return DOXXING.some((re) => re.test(norm));
+}
+
 export interface CompatFlagInput {
   t: NormalizedText;
   /** Flags other signals raised already. */
@@ -71,6 +76,6 @@ export function compatFlags({ t, raised, offensiveWords }: CompatFlagInput): Ris
   if (names.length >= 2) {
     if (aimed || second || raised.has('mentions')) out.push('repeated_name_calling');
   }
-  if (DOXXING.some((re) => re.test(t.norm))) out.push('doxxing_attempt');
+  if (looksLikeDoxxing(t.norm)) out.push('doxxing_attempt');
   return out;
 }

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
 
 export type { Redis };
 
@@ -51,4 +52,23 @@ export async function deleteKeysByPrefix(redis: Redis, prefix: string): Promise<
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
+}
+
+/**
+ * The one "log each distinct Redis problem once" listener: ioredis reports every failed
+ * reconnect, so a Redis that is away for a minute would fill the log. Connections given the same
+ * `memory` (a bus and its readers) share the last problem; "restored" is logged once it is back.
+ */
+export function logRedisProblems(conns: Redis[], log: Logger, consequence: string, memory: { last: string } = { last: '' }): { last: string } {
+  for (const r of conns) {
+    r.on('error', (err: Error) => {
+      if (err.message !== memory.last) log.warn({ err }, `redis connection problem; ${consequence}`);
+      memory.last = err.message;
+    });
+    r.on('ready', () => {
+      if (memory.last) log.info('redis connection restored');
+      memory.last = '';
+    });
+  }
+  return memory;
 }

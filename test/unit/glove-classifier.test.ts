@@ -129,3 +129,41 @@ describe('evaluatePredictions', () => {
     expect(r.confusion.threat.threat).toBe(1);
   });
 });
+
+describe('riskpipe train / eval', () => {
+  const capture = async (argv: string[]) => {
+    const out: string[] = [];
+    const w = process.stdout.write.bind(process.stdout);
+    const e = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      const { main } = await import('../../src/cli/index.js');
+      return { code: await main(['node', 'riskpipe', ...argv]), out: out.join('') };
+    } finally {
+      process.stdout.write = w;
+      process.stderr.write = e;
+    }
+  };
+  const file = 'data/labelled/screening-holdout-independent.jsonl';
+
+  it('trains on a team file into --out, with its fingerprint, and eval uses it with --classifier', async () => {
+    const out = join(dir, 'team');
+    const t = await capture(['train', '--file', file, '--no-shipped', '--out', out, '--folds', '3']);
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/classifier riskpipe\/screening-lr-v1@[0-9a-f]{16} written to/);
+    const cls = await loadClassifier(out);
+    expect(cls.w.meta.rows).toBe(142);
+    expect(cls.w.meta.sources).toEqual({ 'screening-holdout-independent': 142 });
+    const r = await capture(['eval', '--file', file, '--classifier', out, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { model: string; overall: { n: number; f1: number }; byKind: Record<string, unknown>; confusion: Record<string, unknown> };
+    expect(report.model).toContain(cls.id);
+    expect(report.overall.n).toBe(142);
+    expect(report.overall.f1).toBeGreaterThan(0.8);
+    expect(Object.keys(report.byKind).length).toBeGreaterThan(5);
+    const plain = await capture(['eval', '--file', file, '--classifier', 'none', '--max-listed', '2']);
+    expect(plain.out).toMatch(/precision .* recall .* F1 .* false alarms/);
+    expect(plain.out).not.toContain('screening-lr');
+  });
+});

@@ -190,7 +190,8 @@ export const SETTINGS = {
     description: "riskpipe|strict: strict reports the category threat as targeted_harassment, as the original service's clients expect (API answers and routed predictions)",
   },
   // scoring
-  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash', arg: 'kind', description: 'hash|onnx' },
+  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'glove', 'onnx'], { error: 'must be hash, glove or onnx' }), default: 'hash', arg: 'kind', description: 'hash|glove|onnx' },
+  classifier: { flag: 'classifier', env: 'RISKPIPE_CLASSIFIER', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'trained classifier folder (riskpipe train --out), or none', defaultHelp: 'the shipped one' },
   modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'ONNX sentence model directory' },
   /** An override of the policy's screening threshold: it goes into the policy, which is the one place the threshold lives. */
   threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional(), arg: 'score', description: 'route to the reasoning queue at or above this score, 0-1', defaultHelp: "the policy's, 0.7" },
@@ -216,6 +217,7 @@ export const sharedSettings = {
 /** Settings of every command that scores: which embedder, which model, which threshold. */
 export const scoringSettings = {
   embedder: SETTINGS.embedder,
+  classifier: SETTINGS.classifier,
   modelDir: SETTINGS.modelDir,
   threshold: SETTINGS.threshold,
   neighbors: SETTINGS.neighbors,

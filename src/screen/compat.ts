@@ -1,4 +1,5 @@
 import type { Event, RiskCategory, RiskPrediction } from '../models/index.js';
+import { strictCategory, strictPrediction } from './policy.js';
 import type { ScreenFn } from './worker.js';
 
 /*
@@ -19,19 +20,8 @@ import type { ScreenFn } from './worker.js';
 export const CATEGORY_COMPAT_MODES = ['riskpipe', 'strict'] as const;
 export type CategoryCompat = (typeof CATEGORY_COMPAT_MODES)[number];
 
-/**
- * How riskpipe's categories the original did not have are reported in strict mode. Branch `model`
- * has the same mapping for the verdict itself (src/screen/policy.ts strictCategory /
- * strictPrediction: risk_category and category_scores); once both are merged this table should
- * give way to strictCategory, and toStrictCategories build on strictPrediction.
- */
-const STRICT_CATEGORY: Partial<Record<RiskCategory, RiskCategory>> = { threat: 'targeted_harassment' };
-
-function strictCategory(c: RiskCategory): RiskCategory;
-function strictCategory(c: RiskCategory | undefined): RiskCategory | undefined;
-function strictCategory(c: RiskCategory | undefined): RiskCategory | undefined {
-  return c === undefined ? undefined : (STRICT_CATEGORY[c] ?? c);
-}
+/** Only what names a category the original did not have is copied (policy.ts strictCategory maps it). */
+const unknownToOriginal = (c: RiskCategory | undefined): c is RiskCategory => c !== undefined && strictCategory(c) !== c;
 
 /** One nearest neighbour as the original listed it. */
 export interface SimilarEvent {
@@ -75,30 +65,24 @@ export function originalFields(p: RiskPrediction): RiskPrediction {
 }
 
 /**
- * The prediction with the original's categories only (threat → targeted_harassment): its
- * category, category_scores (the higher of the two), neighbours, signal categories and reason.
- * The category riskpipe decided is kept in details.riskpipe_category.
+ * The prediction with the original's categories only (threat → targeted_harassment): the verdict
+ * through policy.ts strictPrediction (risk_category, category_scores folded, riskpipe's category
+ * kept in details.riskpipe_category), and then everything else in it that names a category —
+ * neighbours, similar_events, signal categories, the reason line.
  */
 export function toStrictCategories(p: RiskPrediction): RiskPrediction {
-  const mapped = strictCategory(p.risk_category);
-  const d = p.details;
-  const scores: Record<string, number> = {};
-  for (const [c, v] of Object.entries(d.category_scores ?? {})) {
-    const to = strictCategory(c as RiskCategory);
-    scores[to] = Math.max(scores[to] ?? 0, v);
-  }
-  // Only what names a category the original did not have is copied.
+  const v = strictPrediction(p);
+  const d = v.details;
   const signals: typeof d.signals = {};
-  for (const [name, s] of Object.entries(d.signals ?? {})) signals[name] = s.category && STRICT_CATEGORY[s.category] ? { ...s, category: strictCategory(s.category) } : s;
-  const similar = (d.similar_events as SimilarEvent[] | undefined)?.map((e) => (STRICT_CATEGORY[e.category] ? { ...e, category: strictCategory(e.category) } : e));
+  for (const [name, s] of Object.entries(d.signals ?? {})) signals[name] = unknownToOriginal(s.category) ? { ...s, category: strictCategory(s.category) } : s;
+  const similar = (d.similar_events as SimilarEvent[] | undefined)?.map((e) => (unknownToOriginal(e.category) ? { ...e, category: strictCategory(e.category) } : e));
+  const mapped = v.risk_category;
   return {
-    ...p,
-    risk_category: mapped,
+    ...v,
     details: {
       ...d,
       signals,
-      neighbors: (d.neighbors ?? []).map((n) => (STRICT_CATEGORY[n.label] ? { ...n, label: strictCategory(n.label) } : n)),
-      category_scores: scores,
+      neighbors: (d.neighbors ?? []).map((n) => (unknownToOriginal(n.label) ? { ...n, label: strictCategory(n.label) } : n)),
       reason: mapped !== p.risk_category && d.reason?.startsWith(`${p.risk_category}:`) ? `${mapped}:${d.reason.slice(p.risk_category.length + 1)}` : d.reason,
       ...(similar ? { similar_events: similar } : {}),
       riskpipe_category: p.risk_category,

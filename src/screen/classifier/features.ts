@@ -14,7 +14,7 @@
  * Sparse features remember the token they came from, so `explain` can say which words pushed the
  * classifier most.
  */
-import { sifRows } from '../../embed/glove.js';
+import { sifRows, tokenRarity } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { capsStats, type NormalizedText } from '../text.js';
 import type { ContextMarkers } from '../signals/types.js';
@@ -154,10 +154,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
   // words ~1), so that function words cannot stand in for abuse the way they do in a corpus of
   // second-person insults; bigrams keep "you are" as a phrase. Unknown words count fully.
-  const rarity = (w: string) => {
-    const r = sifRows(glove, [w]);
-    return r.weights.length === 1 ? r.weights[0] : 1;
-  };
+  const rarity = (w: string) => tokenRarity(glove, w);
   const words: { h: number; tok: number; weight?: number }[] = [];
   const bigrams: { h: number; tok: number }[] = [];
   const chars: { h: number; tok: number }[] = [];

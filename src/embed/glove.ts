@@ -54,6 +54,20 @@ export function tokenRarity(g: GloveVectors, tok: string): number {
   return known === 1 ? sif(found) : 1;
 }
 
+/** Calls fn(row, weight) for each vector one token contributes (chat spellings may give two), without allocating. */
+export function forEachSifRow(g: GloveVectors, tok: string, fn: (row: number, weight: number) => void): void {
+  const alias = CHAT_ALIASES[tok];
+  if (!alias) {
+    const r = g.row(tok);
+    if (r >= 0) fn(r, sif(r));
+    return;
+  }
+  for (const w of alias) {
+    const r = g.row(w);
+    if (r >= 0) fn(r, sif(r));
+  }
+}
+
 /** The words of a normalised token list that have vectors, as rows, with their SIF weights. */
 export function sifRows(g: GloveVectors, tokens: readonly string[]): { rows: number[]; weights: number[] } {
   const rows: number[] = [];

@@ -29,6 +29,45 @@ const CHAT_ALIASES: Record<string, string[]> = {
   atmention: [], link: ['link'],
 };
 
+const sif = (row: number) => SIF_A / (SIF_A + 1 / ((row + 10) * 13));
+
+/**
+ * A token's weight as a single word, without allocating: the SIF weight when it (or the one known
+ * word a chat spelling maps to) has a vector, else 1 (unknown words and multi-word spellings such
+ * as "gonna" count fully).
+ */
+export function tokenRarity(g: GloveVectors, tok: string): number {
+  const alias = CHAT_ALIASES[tok];
+  if (!alias) {
+    const r = g.row(tok);
+    return r >= 0 ? sif(r) : 1;
+  }
+  let found = -1;
+  let known = 0;
+  for (const w of alias) {
+    const r = g.row(w);
+    if (r >= 0) {
+      known++;
+      found = r;
+    }
+  }
+  return known === 1 ? sif(found) : 1;
+}
+
+/** Calls fn(row, weight) for each vector one token contributes (chat spellings may give two), without allocating. */
+export function forEachSifRow(g: GloveVectors, tok: string, fn: (row: number, weight: number) => void): void {
+  const alias = CHAT_ALIASES[tok];
+  if (!alias) {
+    const r = g.row(tok);
+    if (r >= 0) fn(r, sif(r));
+    return;
+  }
+  for (const w of alias) {
+    const r = g.row(w);
+    if (r >= 0) fn(r, sif(r));
+  }
+}
+
 /** The words of a normalised token list that have vectors, as rows, with their SIF weights. */
 export function sifRows(g: GloveVectors, tokens: readonly string[]): { rows: number[]; weights: number[] } {
   const rows: number[] = [];
@@ -37,7 +76,7 @@ export function sifRows(g: GloveVectors, tokens: readonly string[]): { rows: num
     const r = g.row(w);
     if (r < 0) return;
     rows.push(r);
-    weights.push(SIF_A / (SIF_A + 1 / ((r + 10) * 13)));
+    weights.push(sif(r));
   };
   for (const tok of tokens) {
     const alias = CHAT_ALIASES[tok];

@@ -14,7 +14,7 @@
  * Sparse features remember the token they came from, so `explain` can say which words pushed the
  * classifier most.
  */
-import { sifRows } from '../../embed/glove.js';
+import { sifRows, tokenRarity } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { capsStats, type NormalizedText } from '../text.js';
 import type { ContextMarkers } from '../signals/types.js';
@@ -90,6 +90,37 @@ const LT = '<'.charCodeAt(0);
 const GT = '>'.charCodeAt(0);
 const SPACE = ' '.charCodeAt(0);
 
+/** A growable list of (hash, token, weight), reused across messages (screening is single-threaded per process). */
+class KeyBuffer {
+  hash = new Int32Array(256);
+  tok = new Int32Array(256);
+  weight = new Float64Array(256);
+  n = 0;
+  reset(): this {
+    this.n = 0;
+    return this;
+  }
+  push(h: number, tok: number, weight: number): void {
+    if (this.n === this.hash.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.hash = grow(this.hash);
+      this.tok = grow(this.tok);
+      this.weight = grow(this.weight);
+    }
+    this.hash[this.n] = h;
+    this.tok[this.n] = tok;
+    this.weight[this.n] = weight;
+    this.n++;
+  }
+}
+const WORDS = new KeyBuffer();
+const BIGRAMS = new KeyBuffer();
+const CHARS = new KeyBuffer();
+
 export function denseSize(spec: FeatureSpec): number {
   return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
 }
@@ -140,52 +171,49 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   const acc = new Map<number, { v: number; tok: number }>();
   // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
   // ("hello") must not put the whole weight of the message on one word.
-  const group = (keys: { h: number; tok: number; weight?: number }[], minCount: number) => {
-    if (keys.length === 0) return;
-    const w0 = 1 / Math.sqrt(Math.max(minCount, keys.length));
-    for (const { h, tok, weight } of keys) {
-      const w = w0 * (weight ?? 1);
-      const b = (h >>> 0) % B;
+  // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
+  // group by group in the same order as ever, so the buckets and sums do not change.
+  const group = (g: KeyBuffer, minCount: number) => {
+    if (g.n === 0) return;
+    const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
+    for (let q = 0; q < g.n; q++) {
+      const w = w0 * g.weight[q];
+      const b = (g.hash[q] >>> 0) % B;
       const e = acc.get(b);
       if (e) e.v += w;
-      else acc.set(b, { v: w, tok });
+      else acc.set(b, { v: w, tok: g.tok[q] });
     }
   };
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
   // words ~1), so that function words cannot stand in for abuse the way they do in a corpus of
   // second-person insults; bigrams keep "you are" as a phrase. Unknown words count fully.
-  const rarity = (w: string) => {
-    const r = sifRows(glove, [w]);
-    return r.weights.length === 1 ? r.weights[0] : 1;
-  };
-  const words: { h: number; tok: number; weight?: number }[] = [];
-  const bigrams: { h: number; tok: number }[] = [];
-  const chars: { h: number; tok: number }[] = [];
+  const words = WORDS.reset();
+  const bigrams = BIGRAMS.reset();
+  const chars = CHARS.reset();
   let negLeft = 0;
   for (let i = 0; i < tokens.length; i++) {
     const w = tokens[i];
-    const rw = rarity(w);
+    const rw = tokenRarity(glove, w);
     if (NEGATORS.has(w)) {
       negLeft = 3;
       negated = 1;
-      words.push({ h: fnvMore(H_WORD, w), tok: i, weight: rw });
+      words.push(fnvMore(H_WORD, w), i, rw);
     } else if (negLeft > 0) {
       negLeft--;
-      words.push({ h: fnvMore(H_NEG, w), tok: i, weight: rw });
-    } else words.push({ h: fnvMore(H_WORD, w), tok: i, weight: rw });
-    if (i + 1 < tokens.length) bigrams.push({ h: fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), tok: i });
+      words.push(fnvMore(H_NEG, w), i, rw);
+    } else words.push(fnvMore(H_WORD, w), i, rw);
+    if (i + 1 < tokens.length) bigrams.push(fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), i, 1);
     if (w.length >= 3 && rw >= 0.5 && !/^\d+$/.test(w)) {
       // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
       const n = w.length + 2;
-      const at = (q: number) => (q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1));
       for (let len = 3; len <= 5; len++) {
         for (let st = 0; st + len <= n; st++) {
           let h = H_CHAR;
           for (let q = st; q < st + len; q++) {
-            h ^= at(q);
+            h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
             h = Math.imul(h, 0x01000193);
           }
-          chars.push({ h, tok: i });
+          chars.push(h, i, 1);
         }
       }
     }

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RiskpipeError } from '../../common/errors.js';
-import { sifRows } from '../../embed/glove.js';
+import { forEachSifRow } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { HARM_CATEGORIES, type HarmCategory } from '../policy.js';
 import type { NormalizedText } from '../text.js';
@@ -177,10 +177,9 @@ export class ScreeningClassifier implements Classify {
       const total = new Float32Array(gd);
       const g = this.glove;
       f.tokens.forEach((tok, i) => {
-        const { rows, weights } = sifRows(g, [tok]);
-        for (let q = 0; q < rows.length; q++) {
-          const base = rows[q] * gd;
-          const sc = g.scales[rows[q]] * weights[q];
+        forEachSifRow(g, tok, (row, weight) => {
+          const base = row * gd;
+          const sc = g.scales[row] * weight;
           let d = 0;
           for (let j = 0; j < gd; j++) {
             const x = g.rows[base + j] * sc;
@@ -188,7 +187,7 @@ export class ScreeningClassifier implements Classify {
             total[j] += x;
           }
           per[i] += d;
-        }
+        });
       });
       let tn = 0;
       for (let j = 0; j < gd; j++) tn += total[j] * total[j];

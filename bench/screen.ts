@@ -191,7 +191,7 @@ async function pipeline(kind: 'hash' | 'onnx', n: number, rounds: number, modelD
   const blockingRedis = createConsumerRedis(REDIS_URL);
   const embedder = await createEmbedder({ kind, modelDir });
   // The worker's own composition (riskpipe screen-worker): the same embedder behind the Screener.
-  const { screener, threshold, learnMaxSimilarity } = await loadScreener({ embedder: kind, modelDir, threshold: undefined, neighbors: 'always' }, silentLogger, embedder);
+  const { screener, threshold, learnMaxSimilarity } = await loadScreener({ embedder: kind, modelDir, threshold: undefined, neighbors: 'always', classifier: undefined }, silentLogger, embedder);
   const prefixes: string[] = [];
   try {
     let offset = 0;

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { RiskpipeError, ConfigError } from '../common/errors.js';
 import { batchSettings, dlqSettings, indexWorkerSettings, migrateSettings, searchSettings } from './index-settings.js';
 import { benchSettings, doctorSettings, topSettings } from './ops-settings.js';
-import { addSettingOptions, explainSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
+import { addSettingOptions, explainSettings, scoringSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
 
 /**
  * The `riskpipe` command line. Each command's module is imported only when that command runs, so
@@ -109,6 +109,39 @@ export function buildProgram(): Command {
       .description('live view of streams, groups, consumers, routing and escalations (q quit, p pause, d dead letters); one plain snapshot when not a terminal'),
     topSettings,
   ).action(async (opts) => (await import('./commands/top.js')).run(opts, process.env));
+
+  // Screening quality (issue 8): measure on a team's labelled data, retrain, fetch a sentence model.
+  addSettingOptions(
+    program
+      .command('eval')
+      .description('screen labelled messages (JSON Lines: content, should_escalate, category?, kind?) and report precision/recall/F1, false alarms, per category and kind, confusion, misses')
+      .option('-f, --file <path>', 'labelled JSON Lines')
+      .option('--json', 'the whole report as JSON')
+      .option('--max-listed <n>', 'misses and false alarms listed (default 30)')
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
+    scoringSettings,
+  ).action(async (opts) => (await import('./commands/eval.js')).run(opts, process.env));
+  program
+    .command('train')
+    .description('retrain the screening classifier on the shipped corpus plus your labelled JSON Lines; writes it with its fingerprint')
+    .option('-f, --file <path...>', 'labelled JSON Lines (content, should_escalate, category, kind?)')
+    .option('--out <dir>', 'where to write the classifier (default ./riskpipe-classifier)')
+    .option('--no-shipped', 'train on your files only')
+    .option('--folds <n>', 'cross-validation folds (default 5)')
+    .action(async (opts) => (await import('./commands/train.js')).run(opts, process.env));
+  program
+    .command('model')
+    .description('sentence models for --embedder onnx')
+    .command('pull')
+    .description('download an ONNX sentence model from the Hugging Face hub (progress, resumable, checksums from the hub)')
+    .option('--model <id>', 'model id (default intfloat/e5-small-v2)')
+    .option('--dir <dir>', 'models folder (env RISKPIPE_MODEL_DIR; default ./models)')
+    .option('--quantized', 'the int8 ONNX export')
+    .option('--revision <rev>', 'git revision (default main)')
+    .option('--hub-url <url>', 'hub address (env HF_ENDPOINT; default https://huggingface.co)')
+    .option('--token <token>', 'for gated or private repositories (env HF_TOKEN)')
+    .option('--no-verify', 'skip the size and checksum check')
+    .action(async (opts) => (await import('./commands/model.js')).pull(opts, process.env));
 
   return program;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { CATEGORY_COMPAT_MODES } from '../screen/compat.js';
 import { ConfigError, type FieldProblem } from '../common/errors.js';
 import { Platform } from '../models/index.js';
 import { MAX_BATCH_SIZE } from './send/send.js';
@@ -112,11 +113,15 @@ export const redisUrl = z
 /** Key/stream prefix: printable, no spaces; "" means none. */
 export const prefix = z.string().regex(/^[A-Za-z0-9_.:{}\-]*$/, { error: 'may use only letters, digits and _ . : { } -' }).max(100);
 
-/** Comma-separated API keys; empty means authentication is off. */
+/**
+ * Comma-separated API keys; empty means authentication is off. Short keys (the original
+ * deployment's `test-key,dev-key`) are accepted and warned about at start-up; only an empty key
+ * between commas is refused.
+ */
 export const apiKeys = z
   .string()
-  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
-  .refine((keys) => keys.every((k) => k.length >= 8), { error: 'every key must be at least 8 characters' });
+  .transform((s) => (s.trim() === '' ? [] : s.split(',').map((k) => k.trim())))
+  .refine((keys) => keys.every((k) => k.length > 0), { error: 'a key is empty (a stray comma?)' });
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -175,8 +180,18 @@ export const SETTINGS = {
   screenConcurrency: { flag: 'concurrency', env: 'RISKPIPE_SCREEN_CONCURRENCY', schema: positiveInt(64), default: 2, arg: 'n', description: 'batches scored at once' },
   authorWindowS: { flag: 'authorWindowS', env: 'RISKPIPE_AUTHOR_WINDOW_S', schema: positiveInt(24 * 3600), default: 60, arg: 's', description: 'window of the per-author message counts' },
   trimIntervalMs: { flag: 'trimIntervalMs', env: 'RISKPIPE_TRIM_INTERVAL_MS', schema: nonNegativeInt(24 * 3600 * 1000), default: 0, arg: 'ms', description: 'trim acknowledged entries from events:raw this often, 0 = never' },
+  /** The original services' clients know seven categories: `strict` reports riskpipe's `threat` as `targeted_harassment` (src/screen/compat.ts). */
+  categoryCompat: {
+    flag: 'categoryCompat',
+    env: 'RISKPIPE_CATEGORY_COMPAT',
+    schema: z.enum(CATEGORY_COMPAT_MODES, { error: 'must be riskpipe or strict' }),
+    default: 'riskpipe',
+    arg: 'mode',
+    description: "riskpipe|strict: strict reports the category threat as targeted_harassment, as the original service's clients expect (API answers and routed predictions)",
+  },
   // scoring
-  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash', arg: 'kind', description: 'hash|onnx' },
+  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'glove', 'onnx'], { error: 'must be hash, glove or onnx' }), default: 'hash', arg: 'kind', description: 'hash|glove|onnx' },
+  classifier: { flag: 'classifier', env: 'RISKPIPE_CLASSIFIER', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'trained classifier folder (riskpipe train --out), or none', defaultHelp: 'the shipped one' },
   modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'ONNX sentence model directory' },
   /** An override of the policy's screening threshold: it goes into the policy, which is the one place the threshold lives. */
   threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional(), arg: 'score', description: 'route to the reasoning queue at or above this score, 0-1', defaultHelp: "the policy's, 0.7" },
@@ -202,6 +217,7 @@ export const sharedSettings = {
 /** Settings of every command that scores: which embedder, which model, which threshold. */
 export const scoringSettings = {
   embedder: SETTINGS.embedder,
+  classifier: SETTINGS.classifier,
   modelDir: SETTINGS.modelDir,
   threshold: SETTINGS.threshold,
   neighbors: SETTINGS.neighbors,
@@ -240,6 +256,7 @@ export const screenWorkerSettings = {
   concurrency: SETTINGS.screenConcurrency,
   authorWindowS: SETTINGS.authorWindowS,
   trimIntervalMs: SETTINGS.trimIntervalMs,
+  categoryCompat: SETTINGS.categoryCompat,
 } satisfies SettingsSpec;
 
 /** `riskpipe send` (HTTP only: no Redis settings). */

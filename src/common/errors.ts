@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   RP_ERR_VALIDATION: { status: 400, retryable: false, message: 'Invalid event' },
   RP_ERR_BAD_JSON: { status: 400, retryable: false, message: 'Malformed JSON body' },
   RP_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'Bad request' },
+  RP_ERR_INVALID_PARAMETERS: { status: 422, retryable: false, message: 'Missing or invalid request parameters' },
   RP_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'Missing or invalid API key' },
   RP_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   RP_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: 'Method not allowed' },

@@ -86,6 +86,21 @@ export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: Fa
   };
 }
 
+/** Keys shorter than this get a start-up warning (they are accepted: the original services used `test-key`). */
+export const WEAK_API_KEY_LENGTH = 16;
+
+/** Warns loudly about every configured key short enough to guess; never logs the key itself. */
+export function warnAboutWeakApiKeys(keys: string[], log: Logger): void {
+  keys.forEach((k, i) => {
+    if (k.length < WEAK_API_KEY_LENGTH) {
+      log.warn(
+        { key_index: i + 1, key_length: k.length },
+        `API key #${i + 1} of ${keys.length} is only ${k.length} characters long and easy to guess: fine for a test setup, not for production (use e.g. \`openssl rand -hex 24\`)`,
+      );
+    }
+  });
+}
+
 /**
  * Keep-alive connections whose request was in flight when close() began would hold close() open
  * until they time out: answer those requests with `Connection: close` so the socket ends with them.

@@ -5,8 +5,10 @@ import { HashEmbedder } from './hash.js';
 export { HashEmbedder, BatchingEmbedder };
 
 export interface EmbedderOptions extends BatchingOptions {
-  /** "hash" (built in, no weights) or "onnx" (a sentence model from a local folder). */
-  kind: 'hash' | 'onnx';
+  /** "hash" (built in, no weights), "glove" (SIF mean of pretrained word vectors, src/embed/glove.ts) or "onnx" (a sentence model from a local folder). */
+  kind: 'hash' | 'glove' | 'onnx';
+  /** glove: how a text becomes tokens (the screener passes its own normalisation). */
+  tokenize?: (text: string) => readonly string[];
   /** Vector size of the hash embedder. Default 384. (An ONNX model's size comes from its config.json.) */
   dim?: number;
   /** onnx: the model's folder, or a folder holding `<modelId>/config.json`. Default ./models. */
@@ -24,6 +26,10 @@ export interface EmbedderOptions extends BatchingOptions {
 /** The embedder a stage runs with, wrapped so that concurrent calls are batched. */
 export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
   if (opts.kind === 'hash') return new BatchingEmbedder(new HashEmbedder({ dim: opts.dim }), opts);
+  if (opts.kind === 'glove') {
+    const { GloveEmbedder } = await import('./glove.js');
+    return GloveEmbedder.load({ tokenize: opts.tokenize });
+  }
   // Imported only when asked for: the hash path never loads onnxruntime.
   const { OnnxEmbedder } = await import('./onnx.js');
   const inner = await OnnxEmbedder.load({ modelDir: opts.modelDir, modelId: opts.modelId, quantized: opts.quantized, maxLength: opts.maxLength, threads: opts.threads });

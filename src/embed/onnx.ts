@@ -1,4 +1,5 @@
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline as pipeStreams } from 'node:stream/promises';
@@ -174,6 +175,24 @@ export interface PullModelOptions {
   stallTimeoutMs?: number;
   /** Told about each file as it starts. Default none. */
   onFile?: (file: string, url: string) => void;
+  /** Told as bytes arrive (`total` from the hub's metadata or Content-Length; undefined when unknown). */
+  onProgress?: (file: string, receivedBytes: number, totalBytes: number | undefined) => void;
+  /**
+   * Checksums from the hub's metadata (`<host>/api/models/<repo>/tree/<revision>?recursive=true`:
+   * sha256 of LFS files, the git blob sha1 of the others, and sizes). 'required' fails when the
+   * metadata cannot be read; 'if-available' (default) downloads unverified then; 'off' skips it.
+   */
+  verify?: 'required' | 'if-available' | 'off';
+}
+
+/** What the hub says about one file. */
+export interface HubFileInfo {
+  path: string;
+  size: number;
+  /** sha256 hex of the content (LFS files). */
+  sha256?: string;
+  /** git blob sha1 hex (files kept in git). */
+  gitSha1?: string;
 }
 
 /**
@@ -186,16 +205,73 @@ export interface PullModelOptions {
 export async function pullModel(modelId: string, destDir: string, opts: PullModelOptions = {}): Promise<string> {
   const repo = opts.repo ?? ONNX_REPOS[modelId] ?? modelId;
   const host = (opts.remoteHost ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const revision = opts.revision ?? 'main';
   const folder = join(resolve(destDir), modelId);
+  const verify = opts.verify ?? 'if-available';
+  let meta: Map<string, HubFileInfo> | undefined;
+  if (verify !== 'off') {
+    try {
+      meta = await hubFiles(host, repo, revision, opts);
+    } catch (err) {
+      if (verify === 'required') throw err;
+    }
+  }
   for (const file of modelFiles(opts.quantized)) {
-    const url = `${host}/${repo}/resolve/${encodeURIComponent(opts.revision ?? 'main')}/${file}`;
+    const url = `${host}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+    const info = meta?.get(file);
+    if (meta && !info) throw new RiskpipeError('RP_ERR_MODEL', `${repo}@${revision} has no ${file} (according to the hub's file list)`);
+    const dest = join(folder, file);
+    // Already here and intact: nothing to fetch (a second pull is a check).
+    if (info && existsSync(dest) && statSync(dest).size === info.size && (await matches(dest, info))) {
+      opts.onProgress?.(file, info.size, info.size);
+      continue;
+    }
     opts.onFile?.(file, url);
-    await download(url, join(folder, file), opts);
+    await download(url, dest, opts, info);
   }
   return folder;
 }
 
-async function download(url: string, dest: string, opts: PullModelOptions): Promise<void> {
+/** The hub's list of a repository's files with sizes and checksums. */
+export async function hubFiles(host: string, repo: string, revision: string, opts: Pick<PullModelOptions, 'token' | 'stallTimeoutMs'> = {}): Promise<Map<string, HubFileInfo>> {
+  const url = `${host}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(opts.stallTimeoutMs ?? 30_000), headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+  } catch (err) {
+    throw new RiskpipeError('RP_ERR_MODEL', `Could not read the file list of ${repo} (${url}): ${describeFetchError(err)}`, { cause: err });
+  }
+  if (!res.ok) throw new RiskpipeError('RP_ERR_MODEL', `Could not read the file list of ${repo} (${url}): HTTP ${res.status}`);
+  const list = (await res.json()) as { type?: string; path: string; size: number; oid?: string; lfs?: { oid?: string; sha256?: string; size?: number } }[];
+  const out = new Map<string, HubFileInfo>();
+  for (const e of list) {
+    if (e.type && e.type !== 'file') continue;
+    const sha256 = e.lfs?.oid ?? e.lfs?.sha256;
+    out.set(e.path, { path: e.path, size: e.lfs?.size ?? e.size, ...(sha256 ? { sha256: sha256.replace(/^sha256:/, '') } : e.oid ? { gitSha1: e.oid } : {}) });
+  }
+  return out;
+}
+
+/** The file's checksum as the hub computes it: sha256 of the content, or git's blob sha1 ("blob <size>\0" + content). */
+async function fileDigest(path: string, info: HubFileInfo): Promise<string> {
+  const h = createHash(info.sha256 ? 'sha256' : 'sha1');
+  if (!info.sha256) h.update(`blob ${statSync(path).size}\0`);
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function matches(path: string, info: HubFileInfo): Promise<boolean> {
+  if (!info.sha256 && !info.gitSha1) return true;
+  return (await fileDigest(path, info)) === (info.sha256 ?? info.gitSha1);
+}
+
+/**
+ * One file: resumed from `<dest>.part` with a Range request when a partial download is there (the
+ * server may answer 206 and we append, or 200 and we start over), checked against the hub's size
+ * and checksum, then renamed into place. A bad checksum deletes the partial file: the next pull
+ * starts clean.
+ */
+async function download(url: string, dest: string, opts: PullModelOptions, info?: HubFileInfo): Promise<void> {
   const stallMs = opts.stallTimeoutMs ?? 30_000;
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -205,18 +281,50 @@ async function download(url: string, dest: string, opts: PullModelOptions): Prom
   };
   const part = `${dest}.part`;
   mkdirSync(dirname(dest), { recursive: true });
+  let have = existsSync(part) ? statSync(part).size : 0;
+  if (info && have > info.size) {
+    rmSync(part, { force: true });
+    have = 0;
+  }
+  let keepPart = false;
   try {
     stalled();
-    const res = await fetch(url, { signal: abort.signal, headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
-    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}${res.status === 404 ? ' (no such repository or file)' : res.status === 401 || res.status === 403 ? ' (gated or private: pass a token)' : ''}`);
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    body.on('data', stalled);
-    await pipeStreams(body, createWriteStream(part), { signal: abort.signal });
+    const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+    if (have > 0) headers.range = `bytes=${have}-`;
+    const res = await fetch(url, { signal: abort.signal, headers });
+    if (res.status === 416 && info && have === info.size) {
+      // The part is complete already: only the rename was missing.
+    } else {
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}${res.status === 404 ? ' (no such repository or file)' : res.status === 401 || res.status === 403 ? ' (gated or private: pass a token)' : ''}`);
+      const resumed = res.status === 206 && have > 0;
+      if (!resumed) have = 0;
+      const len = Number(res.headers.get('content-length'));
+      const total = info?.size ?? (Number.isFinite(len) && len > 0 ? len + have : undefined);
+      let received = have;
+      opts.onProgress?.(basename(dest), received, total);
+      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      body.on('data', (chunk: Buffer) => {
+        stalled();
+        received += chunk.length;
+        opts.onProgress?.(basename(dest), received, total);
+      });
+      // A partial download is kept for the next pull to resume; only a bad checksum discards it.
+      keepPart = true;
+      await pipeStreams(body, createWriteStream(part, { flags: resumed ? 'a' : 'w' }), { signal: abort.signal });
+    }
+    if (info) {
+      const size = statSync(part).size;
+      if (size !== info.size) throw new Error(`got ${size} bytes, the hub lists ${info.size}`);
+      if (!(await matches(part, info))) {
+        keepPart = false;
+        throw new Error(`checksum mismatch (${info.sha256 ? 'sha256' : 'git sha1'} ${info.sha256 ?? info.gitSha1} expected)`);
+      }
+    }
     renameSync(part, dest);
   } catch (err) {
-    rmSync(part, { force: true });
+    if (!keepPart) rmSync(part, { force: true });
     const reason = abort.signal.aborted ? (abort.signal.reason as Error).message : describeFetchError(err);
-    throw new RiskpipeError('RP_ERR_MODEL', `Could not download ${url}: ${reason}. Pulling a model needs network access to the hub; elsewhere, copy ${basename(dest)} into ${dirname(dest)} by hand.`, { cause: err });
+    throw new RiskpipeError('RP_ERR_MODEL', `Could not download ${url}: ${reason}.${keepPart ? ' The partial file is kept: pull again to resume.' : ''} Pulling a model needs network access to the hub; elsewhere, copy ${basename(dest)} into ${dirname(dest)} by hand.`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

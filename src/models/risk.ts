@@ -17,7 +17,7 @@ export const RISK_CATEGORIES = [
 export const RiskCategory = z.enum(RISK_CATEGORIES);
 export type RiskCategory = z.infer<typeof RiskCategory>;
 
-/** Lower-case flags a verdict can carry; each names the signal that raised it. */
+/** Flags a verdict can carry; each names the signal that raised it (lower case, but for the original service's `ALL_CAPS_spam`). */
 export const RISK_FLAGS = [
   'excessive_caps',
   'repeated_punctuation',
@@ -41,6 +41,11 @@ export const RISK_FLAGS = [
   'new_account',
   'previous_violations',
   'similar_to_known_abuse',
+  // The original service's names (issue 10), raised wherever their meaning applies.
+  'targeting_behavior',
+  'ALL_CAPS_spam',
+  'repeated_name_calling',
+  'doxxing_attempt',
 ] as const;
 export const RiskFlag = z.enum(RISK_FLAGS);
 export type RiskFlag = z.infer<typeof RiskFlag>;

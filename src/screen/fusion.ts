@@ -25,7 +25,15 @@
  *                         author: all, capped at caps.authorSpam for spam and caps.author otherwise)
  *                   R'_c = min(1, R_c · (1 + A_c))          — amplifiers never raise a zero
  *   3. similarity   S_c = R'_c + w_similarity · vote(c) · (1 − R'_c)
- *   4. benign pull  score_c = clamp(S_c · (1 − w_benign_similarity · vote(low_risk)), 0, 1)
+ *   4. classifier   C_c = S_c + min(1, w_classifier · q_c) · (1 − S_c)        (only with a classifier, see below)
+ *   5. benign pull  score_c = clamp(C_c · (1 − w_benign_similarity · vote(low_risk)) · (1 − w_classifier_benign · (1 − p)), 0, 1)
+ *
+ *   The classifier (src/screen/classifier/, trained by `npm run train:screening`) reads the sentence
+ *   vector, hashed n-grams and the rule values above, and gives p = its calibrated probability that
+ *   the message should be escalated and p_c per category; q_c = ramp(p) · p_c / max_c' p_c' puts p on
+ *   the category it names, where ramp(p) = clamp((p − floor) / (1 − floor), 0, 1) with
+ *   floor = policy.classifier.floor (below it p is the corpus prior speaking, not evidence). Its
+ *   benign pull (1 − p) lowers rule evidence the classifier does not believe.
  *
  *   risk_score    = max_c score_c; risk_category = its argmax, or low_risk below thresholds.medium
  *   risk_level    = LOW below thresholds.medium, MEDIUM below thresholds.high, else HIGH
@@ -43,7 +51,8 @@ import { lazyContext } from './signals/context.js';
 import { harassmentSignal } from './signals/harassment.js';
 import { hateSignal } from './signals/hate.js';
 import { heuristicsSignal } from './signals/heuristics.js';
-import { offensiveSignal } from './signals/offensive.js';
+import { offensiveSignal, type OffensiveResult } from './signals/offensive.js';
+import { compatFlags } from './signals/flags.js';
 import { selfHarmSignal } from './signals/self-harm.js';
 import { sexualSignal } from './signals/sexual.js';
 import { similaritySignal } from './signals/similarity.js';
@@ -53,6 +62,10 @@ import { threatSignal } from './signals/threat.js';
 import type { SignalResult } from './signals/types.js';
 import { normalizeText } from './text.js';
 import type { ScreeningInput } from './types.js';
+import type { ClassifierOutput, Classify } from './classifier/model.js';
+import { RULE_FAMILIES, type RuleView } from './classifier/features.js';
+import type { NormalizedText } from './text.js';
+import type { ContextMarkers } from './signals/types.js';
 
 export type Scored = Omit<RiskPrediction, 'screening_time_ms' | 'model_version' | 'policy_fingerprint'>;
 
@@ -71,6 +84,8 @@ interface FusionNumbers {
   heuristics: number;
   author: number;
   votes: Partial<Record<RiskCategory, number>>;
+  /** q_c per category and p (see the header); absent without a classifier. */
+  classifier?: { q: Partial<Record<HarmCategory, number>>; p: number };
 }
 
 const CATEGORY_INDEX = new Map<HarmCategory, number>(HARM_CATEGORIES.map((c, i) => [c, i]));
@@ -84,7 +99,8 @@ function fuse(n: FusionNumbers, p: Policy): Record<HarmCategory, number> {
     const r = n.rules[name];
     if (r.value > 0 && r.category) rest[CATEGORY_INDEX.get(r.category)!] *= 1 - Math.min(1, w[name] * r.value);
   }
-  const benign = 1 - Math.min(1, w.benign_similarity * (n.votes.low_risk ?? 0));
+  let benign = 1 - Math.min(1, w.benign_similarity * (n.votes.low_risk ?? 0));
+  if (n.classifier) benign *= 1 - Math.min(1, w.classifier_benign * (1 - n.classifier.p));
   const ampTarget = Math.min(caps.targeting, w.targeting * n.targeting);
   const ampShout = Math.min(caps.heuristics, w.heuristics * n.heuristics);
   const ampAuthor = w.author * n.author;
@@ -100,7 +116,9 @@ function fuse(n: FusionNumbers, p: Policy): Record<HarmCategory, number> {
       R = Math.min(1, R * (1 + Math.min(caps.total, amp)));
     }
     // 3. similarity vote, 4. benign pull.
-    const S = R + Math.min(1, w.similarity * (n.votes[c] ?? 0)) * (1 - R);
+    let S = R + Math.min(1, w.similarity * (n.votes[c] ?? 0)) * (1 - R);
+    // 4. the classifier's probability, put on the category it names.
+    if (n.classifier) S += Math.min(1, w.classifier * (n.classifier.q[c] ?? 0)) * (1 - S);
     out[c] = Math.min(1, Math.max(0, S * benign));
   }
   return out;
@@ -112,6 +130,16 @@ function top(scores: Record<HarmCategory, number>): { category: HarmCategory; sc
   return { category: best, score: scores[best] };
 }
 
+/** q_c = ramp(p) · p_c / max p_c': the escalate probability on the category the classifier names, less on the others. */
+function classifierShares(o: ClassifierOutput, floor: number): Partial<Record<HarmCategory, number>> {
+  const max = Math.max(...HARM_CATEGORIES.map((c) => o.categories[c]));
+  const q: Partial<Record<HarmCategory, number>> = {};
+  const ramp = Math.min(1, Math.max(0, (o.escalate - floor) / Math.max(1e-6, 1 - floor)));
+  if (max <= 0 || ramp <= 0) return q;
+  for (const c of HARM_CATEGORIES) q[c] = ramp * (o.categories[c] / max);
+  return q;
+}
+
 export function levelFor(score: number, t: Policy['thresholds']): RiskLevel {
   return score >= t.high ? 'HIGH' : score >= t.medium ? 'MEDIUM' : 'LOW';
 }
@@ -120,13 +148,20 @@ function round(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
 
-export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
-  const { event, author, neighbors } = input;
+/** The rule-side signals of one event: what fusion combines, and what the classifier reads. */
+export interface RuleSignals {
+  t: NormalizedText;
+  ctx: ContextMarkers;
+  results: Record<Exclude<RuleSignal, 'author_spam'>, SignalResult>;
+  targeting: ReturnType<typeof targetingSignal>;
+  heuristics: SignalResult;
+}
+
+export function ruleSignals(event: ScreeningInput['event'], policy: Policy): RuleSignals {
   const t = normalizeText(event.content);
   const ctx = lazyContext(t);
   const damp = policy.dampening;
-
-  const results: Record<Exclude<RuleSignal, 'author_spam'>, SignalResult> = {
+  const results: RuleSignals['results'] = {
     threat: threatSignal(t, ctx, damp),
     self_harm: selfHarmSignal(t, ctx, damp),
     hate: hateSignal(t, ctx, damp),
@@ -135,8 +170,33 @@ export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
     offensive: offensiveSignal(t, ctx, damp),
     spam: spamSignal(t, ctx, damp),
   };
-  const targeting = targetingSignal(t, event);
-  const heuristics = heuristicsSignal(t);
+  return { t, ctx, results, targeting: targetingSignal(t, event), heuristics: heuristicsSignal(t) };
+}
+
+/** The rule values as the classifier's features expect them. */
+export function ruleView(r: RuleSignals): RuleView {
+  const values = {} as RuleView['values'];
+  const raws = {} as RuleView['raws'];
+  for (const f of RULE_FAMILIES) {
+    values[f] = r.results[f].value;
+    raws[f] = r.results[f].raw ?? r.results[f].value;
+  }
+  return { values, raws, offensiveCategory: r.results.offensive.category, targeting: r.targeting.value, heuristics: r.heuristics.value, ctx: r.ctx };
+}
+
+/**
+ * Scores one event. With a classifier its calibrated probability joins the fusion (step 4 above)
+ * and `details.signals.classifier` shows its value, contribution and the words that pushed it most.
+ */
+export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: Classify, precomputed?: RuleSignals): Scored {
+  const { event, author, neighbors } = input;
+  const rs = precomputed ?? ruleSignals(event, policy);
+  const { t, ctx, results } = rs;
+  const damp = policy.dampening;
+  const targeting = rs.targeting;
+  const heuristics = rs.heuristics;
+  let cls: (ClassifierOutput & { features?: import('./classifier/features.js').Features }) | undefined;
+  if (classifier) cls = classifier.predict(t, ruleView(rs));
   const auth = authorSignal(event, author, policy.author);
   const sim = similaritySignal(neighbors, policy.similarity);
 
@@ -155,6 +215,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
     heuristics: heuristics.value,
     author: auth.value,
     votes: sim.votes,
+    classifier: cls ? { p: cls.escalate, q: classifierShares(cls, policy.classifier.floor) } : undefined,
   };
   const scores = fuse(numbers, policy);
   const { category: winner, score } = top(scores);
@@ -166,7 +227,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
   // signal of a category that did not win cannot change the maximum, so only the winner's rule
   // signals and the signals that touch every category are recomputed.
   const without = (edit: (n: FusionNumbers) => void): number => {
-    const copy: FusionNumbers = { ...numbers, rules: { ...numbers.rules }, votes: { ...numbers.votes } };
+    const copy: FusionNumbers = { ...numbers, rules: { ...numbers.rules }, votes: { ...numbers.votes }, classifier: numbers.classifier };
     edit(copy);
     return top(fuse(copy, policy)).score;
   };
@@ -195,6 +256,23 @@ export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
     ...(simCat ? { category: simCat } : {}),
     evidence: sim.evidence.filter((e) => !e.startsWith('similar to benign')),
   };
+  if (cls) {
+    // The words are worth their cost where someone will read them: a verdict at MEDIUM or above, or
+    // a classifier that spoke up (p above its floor); everyday traffic skips them.
+    const worthWords = score >= policy.thresholds.medium || cls.escalate >= policy.classifier.floor;
+    const top = worthWords && cls.features && classifier!.topWords ? classifier!.topWords(cls.features, 5) : [];
+    signals.classifier = {
+      value: round(cls.escalate),
+      weight: w.classifier,
+      // Its whole effect: the category push and the benign pull together.
+      contribution: round(score - without((n) => (n.classifier = undefined))),
+      category: cls.category,
+      evidence: [
+        `classifier ${classifier!.id}: p(escalate) ${cls.escalate.toFixed(2)}, names ${cls.category} (${cls.categories[cls.category].toFixed(2)})`,
+        ...(top.length ? [`words that pushed it most: ${top.map((x) => `${x.word} ${x.weight > 0 ? '+' : ''}${x.weight.toFixed(2)}`).join(', ')}`] : []),
+      ],
+    };
+  }
   const benignVote = sim.votes.low_risk ?? 0;
   // The benign pull lowers the score, so its contribution is computed even when the score is 0.
   signals.benign_similarity = {
@@ -232,6 +310,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy): Scored {
   for (const f of heuristics.flags) flags.add(f);
   for (const f of auth.flags) flags.add(f);
   for (const f of sim.flags) flags.add(f);
+  for (const f of compatFlags({ t, raised: flags, offensiveWords: (results.offensive as OffensiveResult).words ?? [] })) flags.add(f);
 
   // Confidence: how far from the line, less when the evidence disagrees with itself.
   const decision = riskScore >= th.screening;
@@ -284,8 +363,10 @@ function reasonLine(
   const parts: string[] = [];
   const mine = ruleNames.filter((n) => signals[n].category === winner);
   const ev = mine.map((n) => signals[n].evidence?.[0]).filter((e): e is string => Boolean(e));
-  parts.push(ev.slice(0, 2).join('; ') || 'similar messages');
+  const cls = signals.classifier;
+  parts.push(ev.slice(0, 2).join('; ') || (cls && cls.contribution > 0 ? `classifier p(escalate) ${cls.value.toFixed(2)}` : 'similar messages'));
   if (targeting >= 0.5 && (winner === 'toxic' || winner === 'targeted_harassment' || winner === 'sexual_content' || winner === 'threat')) parts[0] += ' aimed at the reader';
+  if (cls && cls.contribution > 0 && ev.length) parts.push(`classifier ${cls.value.toFixed(2)}`);
   if (best && best.label === winner && signals.similarity.contribution > 0) parts.push(`similar to ${best.source} ${best.id} (${best.similarity.toFixed(2)})`);
   if (signals.author.contribution > 0 && authorEvidence.length) parts.push(authorEvidence.slice(0, 2).join(', '));
   return `${category}: ${parts.join('; ')}`;

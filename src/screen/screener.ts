@@ -28,6 +28,7 @@ import { scoreEvent, type Scored } from './fusion.js';
 import { defaultPolicy, policyFingerprint, policyForEmbedder, type Policy } from './policy.js';
 import type { AuthorStats, Embedder, VectorIndex, VectorMeta } from './types.js';
 import { createVectorIndex } from '../vector/index.js';
+import { loadClassifier, type Classify } from './classifier/index.js';
 
 export interface ScreenerOptions {
   embedder: Embedder;
@@ -46,10 +47,13 @@ export interface ScreenerOptions {
    * Which events get an embedding and a kNN search. 'always' (default) gives every prediction its
    * neighbours. 'when-evidence' searches only for events some rule found evidence in: similarity
    * alone adds at most `weights.similarity` (0.4 by default, below any routing threshold) so the
-   * routing is the same, at a fraction of the cost; rule-free events then score 0 with no
-   * neighbours instead of up to 0.4 (MEDIUM) from similarity.
+   * routing is the same, at a fraction of the cost; rule-free events then score what the
+   * classifier alone gives (0 without one) with no neighbours instead of up to 0.4 (MEDIUM) from
+   * similarity. Events the classifier alone puts near the threshold are searched too.
    */
   neighbors?: 'always' | 'when-evidence';
+  /** The trained classifier fused with the rules (src/screen/classifier/); none: rules and kNN only. */
+  classifier?: Classify;
 }
 
 interface Stored {
@@ -72,6 +76,8 @@ export class Screener {
   private readonly maxEscalated: number;
   private readonly rebuildFrom?: ScreenerOptions['rebuild'];
   private readonly neighborsFor: 'always' | 'when-evidence';
+  /** The classifier in the fusion, if any. */
+  readonly classifier?: Classify;
   private escalated: Stored[] = [];
   private readonly escalatedIds = new Set<string>();
   /** Escalated events not added because the bound was reached and the index cannot be rebuilt. */
@@ -90,20 +96,33 @@ export class Screener {
     this.maxEscalated = opts.maxEscalated ?? 10_000;
     this.rebuildFrom = opts.rebuild;
     this.neighborsFor = opts.neighbors ?? 'always';
+    this.classifier = opts.classifier;
     if (opts.index.dim !== opts.embedder.dim) throw new PermanentError('RP_ERR_CONFIG', `index has ${opts.index.dim} dimensions, embedder ${opts.embedder.id} makes ${opts.embedder.dim}`);
-    this.fingerprint = policyFingerprint(opts.policy, opts.embedder.id, opts.exemplarBankHash);
+    // The classifier is part of what produced a verdict: its id (with its training fingerprint) joins the embedder's.
+    this.fingerprint = policyFingerprint(opts.policy, opts.classifier ? `${opts.embedder.id}+${opts.classifier.id}` : opts.embedder.id, opts.exemplarBankHash);
   }
 
   /**
-   * A Screener on the defaults: the hash embedder, the default policy and the shipped exemplar
-   * bank indexed into a fresh usearch index.
+   * A Screener on the defaults: the hash embedder, the default policy, the shipped exemplar
+   * bank indexed into a fresh usearch index, and the shipped classifier (data/models/screening/;
+   * `classifier: false` leaves it out, a folder path loads another one).
    */
   static async create(
-    opts: { embedder?: Embedder; policy?: Policy; exemplarsPath?: string; k?: number; log?: Logger; maxEscalated?: number; neighbors?: ScreenerOptions['neighbors'] } = {},
+    opts: {
+      embedder?: Embedder;
+      policy?: Policy;
+      exemplarsPath?: string;
+      k?: number;
+      log?: Logger;
+      maxEscalated?: number;
+      neighbors?: ScreenerOptions['neighbors'];
+      classifier?: false | string | Classify;
+    } = {},
   ): Promise<Screener> {
     const log = opts.log ?? silentLogger;
     const embedder = opts.embedder ?? (await createEmbedder({ kind: 'hash' }));
     try {
+      const classifier = opts.classifier === false ? undefined : typeof opts.classifier === 'object' ? opts.classifier : await loadClassifier(opts.classifier);
       const exemplars = loadExemplars(opts.exemplarsPath ?? DEFAULT_EXEMPLARS_PATH);
       const index = createVectorIndex(embedder.dim);
       // Remember the exemplar vectors as they go in, so the index can be rebuilt without re-embedding.
@@ -128,8 +147,9 @@ export class Screener {
         maxEscalated: opts.maxEscalated,
         neighbors: opts.neighbors,
         rebuild: { exemplars: kept, createIndex: () => createVectorIndex(embedder.dim) },
+        classifier,
       });
-      log.info({ embedder: embedder.id, device: embedder.device, exemplars: exemplars.length, fingerprint: screener.fingerprint }, 'screener ready');
+      log.info({ embedder: embedder.id, device: embedder.device, exemplars: exemplars.length, classifier: classifier?.id ?? 'none', fingerprint: screener.fingerprint }, 'screener ready');
       return screener;
     } catch (err) {
       if (!opts.embedder) await embedder.close().catch(() => undefined);
@@ -155,7 +175,7 @@ export class Screener {
         const t1 = performance.now();
         const scored = this.score(items[i], []);
         ruleMs[i] = performance.now() - t1;
-        if (scored.risk_score > 0) todo.push(i);
+        if (this.needsNeighbors(scored)) todo.push(i);
         else out[i] = this.stamp(scored, ruleMs[i]);
       }
       if (todo.length === 0) return out;
@@ -185,9 +205,21 @@ export class Screener {
     return out;
   }
 
+  /**
+   * Whether the kNN vote could matter: some rule found evidence, or the score (the classifier's
+   * share included) is high enough that similarity could lift it over the screening threshold,
+   * S + w·(1 − S) ≥ t  ⇔  S ≥ (t − w) / (1 − w).
+   */
+  private needsNeighbors(scored: Scored): boolean {
+    const sig = scored.details.signals;
+    for (const name of ['threat', 'self_harm', 'hate', 'sexual', 'harassment', 'offensive', 'spam', 'author_spam']) if ((sig[name]?.value ?? 0) > 0) return true;
+    const w = Math.min(0.99, this.policy.weights.similarity);
+    return scored.risk_score >= (this.policy.thresholds.screening - w) / (1 - w) - 1e-9;
+  }
+
   private score(item: { event: Event; author?: AuthorStats }, neighbors: Neighbor[]): Scored {
     try {
-      return scoreEvent({ event: item.event, author: item.author, neighbors }, this.policy);
+      return scoreEvent({ event: item.event, author: item.author, neighbors }, this.policy, this.classifier);
     } catch (err) {
       throw new PermanentError('RP_ERR_INTERNAL', `scoring event ${item.event.event_id} failed: ${(err as Error).message}`, err);
     }

@@ -37,7 +37,7 @@ beforeAll(async () => {
   backends = await openIndexBackends({ store: { url: DATABASE_URL, schema }, vector: { kind: 'embedded', dir: eventIndexDir(dir) }, embedder: { kind: 'hash' }, incidents: { kind: 'rules' } }, silentLogger);
   const ingest = createIngestStage({ bus: producer, log: silentLogger }, {});
   const screen = createScreenStage(
-    { bus: consumer, log: silentLogger, loadScreener: () => loadScreener({ embedder: 'hash', modelDir: undefined, threshold: undefined, neighbors: 'always' }, silentLogger) },
+    { bus: consumer, log: silentLogger, loadScreener: () => loadScreener({ embedder: 'hash', classifier: undefined, modelDir: undefined, threshold: undefined, neighbors: 'always' }, silentLogger) },
     { apiKeys: [], claimIdleMs: 1000, maxDeliveries: 3, batchSize: 64, blockMs: 100 },
   );
   const index = createIndexStage({ bus: consumer, log: silentLogger, ...backends }, { apiKeys: [], claimIdleMs: 1000, maxDeliveries: 3, blockMs: 100, batchRoute: false });

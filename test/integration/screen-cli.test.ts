@@ -84,7 +84,7 @@ describe('riskpipe screen', () => {
     expect(r.stderr).toContain('--file');
     const bad = await runCli(['screen', '--file', '-', '--embedder', 'gpt'], { input: '' });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('embedder (--embedder / RISKPIPE_EMBEDDER): must be hash or onnx');
+    expect(bad.stderr).toContain('embedder (--embedder / RISKPIPE_EMBEDDER): must be hash, glove or onnx');
   });
 });
 

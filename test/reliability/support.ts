@@ -2,14 +2,23 @@ import { connect } from 'node:net';
 import { expect } from 'vitest';
 import type { Redis } from 'ioredis';
 
-/** The documented error body: `{"detail": string, "code": "RP_ERR_*", "errors": [{path, message}]}`. */
+/**
+ * The documented error body: `{"detail": string, "code": "RP_ERR_*", "errors": [{path, message}]}`;
+ * the screening endpoint's 422 (RP_ERR_INVALID_PARAMETERS) has FastAPI's `detail` list instead, with
+ * the one-line text as `message` (docs/readme/compat.md).
+ */
 export function expectErrorShape(body: unknown, context: string): void {
-  const b = body as { detail?: unknown; code?: unknown; errors?: unknown };
+  const b = body as { detail?: unknown; code?: unknown; errors?: unknown; message?: unknown };
+  const fastApiDetail = (d: unknown) =>
+    Array.isArray(d) &&
+    d.length > 0 &&
+    d.every((e) => !!e && typeof (e as { type?: unknown }).type === 'string' && Array.isArray((e as { loc?: unknown }).loc) && typeof (e as { msg?: unknown }).msg === 'string') &&
+    typeof b.message === 'string' &&
+    b.message.length > 0;
   const ok =
     !!b &&
     typeof b === 'object' &&
-    typeof b.detail === 'string' &&
-    b.detail.length > 0 &&
+    (b.code === 'RP_ERR_INVALID_PARAMETERS' ? fastApiDetail(b.detail) : typeof b.detail === 'string' && b.detail.length > 0) &&
     typeof b.code === 'string' &&
     /^RP_ERR_[A-Z_]+$/.test(b.code) &&
     Array.isArray(b.errors) &&

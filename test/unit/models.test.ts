@@ -41,8 +41,9 @@ describe('parseEvent', () => {
 });
 
 describe('contracts', () => {
-  it('keeps every RiskFlag lower-case snake_case', () => {
-    for (const f of RISK_FLAGS) expect(f).toMatch(/^[a-z]+(_[a-z]+)*$/);
+  it('keeps every RiskFlag lower-case snake_case, but for the original service\'s ALL_CAPS_spam', () => {
+    for (const f of RISK_FLAGS) if (f !== 'ALL_CAPS_spam') expect(f).toMatch(/^[a-z]+(_[a-z]+)*$/);
+    expect(RISK_FLAGS).toEqual(expect.arrayContaining(['repeated_punctuation', 'offensive_language', 'targeting_behavior', 'ALL_CAPS_spam', 'repeated_name_calling', 'rapid_messages', 'doxxing_attempt']));
   });
 
   it('puts the prefix before every stream name', () => {

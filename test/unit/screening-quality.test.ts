@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
 import { RiskPrediction, type Event } from '../../src/models/index.js';
@@ -9,20 +10,25 @@ import { BruteForceIndex } from '../../src/vector/index.js';
 import { evaluate, eventFor, loadEvalSet, screenAll } from '../../scripts/eval-screening.js';
 
 /*
- * The regression gate on the held-out ('test') split of data/labelled/screening-eval.jsonl, scored
- * by the default Screener (hash embedder, shipped exemplar bank, default policy).
+ * The regression gate on the held-out ('test') split of data/labelled/screening-eval.jsonl and on
+ * data/labelled/screening-holdout-independent.jsonl, scored by the default Screener (hash
+ * embedder, shipped exemplar bank, shipped classifier, default policy). Neither set is trained on.
  *
  * The product goal is F1 >= 0.90 on "should be escalated" with <= 10% false alarms on benign
- * look-alikes. After tuning on the dev split only, the held-out split reaches F1 0.895 and 4.5%
- * false alarms (see the report in eval:screening), so the F1 gate sits at what is honestly reached,
- * 0.89, just under the goal. Raise it when the rules improve; never lower it to make a change pass.
+ * look-alikes. Rules alone reached F1 0.895 on the test split; with the trained classifier
+ * (data/models/screening/, docs/readme/model.md) it reaches 0.930 with 5.5% false alarms, and the
+ * independent holdout 0.966 with 1.5%. The gates sit just under what is honestly reached. Raise
+ * them when the screening improves; never lower them to make a change pass.
  */
-const TEST_MIN_F1 = 0.89;
+const TEST_MIN_F1 = 0.92;
 const MAX_FALSE_ALARM_RATE = 0.1;
-/** The dev split was tuned on; this only catches regressions. */
+const HOLDOUT_MIN_F1 = 0.95;
+const HOLDOUT_MAX_FALSE_ALARM_RATE = 0.05;
+/** The dev split was tuned on (and is training data for the classifier); this only catches regressions. */
 const DEV_MIN_F1 = 0.95;
 
 let screener: Screener;
+const ev = (id: string, content: string): Event => ({ ...eventFor({ id, content, should_escalate: false, category: 'low_risk', kind: 'x' }) });
 
 beforeAll(async () => {
   screener = await Screener.create();
@@ -42,6 +48,20 @@ describe('screening quality (eval set)', () => {
     expect(r.falseAlarmRate, summary).toBeLessThanOrEqual(MAX_FALSE_ALARM_RATE);
     // No single kind of benign look-alike may be a systematic blind spot either.
     for (const [kind, v] of Object.entries(r.falseAlarmByKind)) expect(v.rate, `${kind}: ${v.falseAlarms}/${v.n}`).toBeLessThanOrEqual(0.2);
+  });
+
+  it(`independent holdout: F1 >= ${HOLDOUT_MIN_F1}, false alarms <= ${HOLDOUT_MAX_FALSE_ALARM_RATE * 100}%`, async () => {
+    const items = loadEvalSet(fileURLToPath(new URL('../../data/labelled/screening-holdout-independent.jsonl', import.meta.url)));
+    const r = evaluate(items, await screenAll(screener, items), screener.policy.thresholds.screening);
+    const summary = `P ${r.precision.toFixed(3)} R ${r.recall.toFixed(3)} F1 ${r.f1.toFixed(3)} FA ${r.falseAlarmRate.toFixed(3)}`;
+    expect(r.f1, summary).toBeGreaterThanOrEqual(HOLDOUT_MIN_F1);
+    expect(r.falseAlarmRate, summary).toBeLessThanOrEqual(HOLDOUT_MAX_FALSE_ALARM_RATE);
+  });
+
+  it('everyday short chat (the bulk of real traffic) is not escalated', async () => {
+    const lines = ['hello', 'hey guys', 'ok', 'lol', 'gg', 'brb', 'thanks!', 'good morning', 'anyone up for ranked tonight?', 'what time is the stream tomorrow', 'how are you doing today', 'lunch?', 'see you all tomorrow'];
+    const preds = await screener.screenBatch(lines.map((content, i) => ({ event: ev(`chat-${i}`, content) })));
+    preds.forEach((p, i) => expect(p.risk_score, `${lines[i]}: ${p.details.reason}`).toBeLessThan(screener.policy.thresholds.screening));
   });
 
   it(`dev split: F1 >= ${DEV_MIN_F1}, false alarms <= ${MAX_FALSE_ALARM_RATE * 100}%`, async () => {
@@ -66,8 +86,6 @@ describe('screening quality (eval set)', () => {
 });
 
 describe('Screener', () => {
-  const ev = (id: string, content: string): Event => ({ ...eventFor({ id, content, should_escalate: false, category: 'low_risk', kind: 'x' }) });
-
   it('describes its model and policy', () => {
     expect(screener.modelId).toBe('riskpipe/hash-ngram-384-v1');
     expect(screener.dim).toBe(384);
@@ -94,7 +112,8 @@ describe('Screener', () => {
   });
 
   it('passes author behaviour through to the score', async () => {
-    const e = ev('spam-1', 'check this out bit.ly/4fRt9');
+    // Mild on its own (the classifier would otherwise already be sure), so the author's burst shows.
+    const e = ev('spam-1', 'new video is up on my channel');
     const [quiet] = await screener.screenBatch([{ event: e }]);
     const [burst] = await screener.screenBatch([{ event: { ...e, metadata: { account_age_days: 0, author_reputation: 0.05 } }, author: { messagesInWindow: 40, windowS: 60, sameContentChannels: 5 } }]);
     expect(burst.risk_score).toBeGreaterThan(quiet.risk_score);
@@ -111,7 +130,9 @@ describe('Screener', () => {
       const differ = items.filter((_, i) => a[i].risk_score >= t !== b[i].risk_score >= t).map((x) => x.id);
       expect(differ).toEqual([]);
       const [hello] = await lean.screenBatch([{ event: ev('h', 'hello there, how was your weekend?') }]);
-      expect(hello).toMatchObject({ risk_score: 0, risk_level: 'LOW' });
+      expect(hello).toMatchObject({ risk_level: 'LOW' });
+      // Only the classifier's small doubt remains; no rule, no neighbours.
+      expect(hello.risk_score).toBeLessThan(0.1);
       expect(hello.details.neighbors).toEqual([]);
       const [threat] = await lean.screenBatch([{ event: ev('t', 'I know where you live') }]);
       expect(threat.details.neighbors.length).toBeGreaterThan(0);

@@ -62,6 +62,14 @@ export function formatExplanation(x: Explanation): string {
   }
   lines.push('');
 
+  const cls = d.signals.classifier;
+  if (cls) {
+    lines.push('Classifier');
+    lines.push(`  p(escalate) ${num(cls.value)} × weight ${num(cls.weight, 2)}, contribution ${num(cls.contribution)}, names ${cls.category ?? '-'}`);
+    for (const e of cls.evidence ?? []) lines.push(`  ${e}`);
+    lines.push('');
+  }
+
   const cats = Object.entries(d.category_scores).sort((a, b) => b[1] - a[1]);
   lines.push('Category scores');
   if (cats.length === 0) lines.push('  (none)');

@@ -26,9 +26,11 @@ export async function loadScreener(cfg: ScoringConfig, log: Logger, embedderIn?:
     import('../../screen/screener.js'),
     import('../../screen/policy.js'),
   ]);
-  const embedder = new RecentVectorsEmbedder(embedderIn ?? (await createEmbedder({ kind: cfg.embedder, modelDir: cfg.modelDir })));
+  const tokenize = cfg.embedder === 'glove' ? (await import('../../screen/text.js')).normalizeText : undefined;
+  const embedder = new RecentVectorsEmbedder(embedderIn ?? (await createEmbedder({ kind: cfg.embedder, modelDir: cfg.modelDir, tokenize: tokenize && ((t) => tokenize(t).tokens) })));
   const policy = cfg.threshold === undefined ? undefined : policyFromJson({ thresholds: { screening: cfg.threshold } });
-  const screener = await Screener.create({ embedder, policy, log, neighbors: cfg.neighbors });
+  const classifier = cfg.classifier === 'none' ? false : cfg.classifier;
+  const screener = await Screener.create({ embedder, policy, log, neighbors: cfg.neighbors, classifier });
   // A neighbour at the policy's full-vote similarity already speaks for copies of a message:
   // the worker does not index those again.
   return { screener, threshold: screener.policy.thresholds.screening, learnMaxSimilarity: screener.policy.similarity.fullSimilarity };

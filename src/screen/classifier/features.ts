@@ -1,0 +1,239 @@
+/*
+ * What the screening classifier sees of a message (one fixed recipe, shared by training and
+ * screening so that the two can never drift apart):
+ *
+ *   dense   [0, 100)   the SIF sentence vector of the normalised tokens (src/embed/glove.ts)
+ *           [100, 200) the max over content words (SIF weight ≥ 0.5) of each vector dimension: one
+ *                      strongly insulting or violent word anywhere shows even in a long message
+ *           [200, …)   the rule signals: each family's value after and before benign context,
+ *                      targeting, typography, the benign-context markers, obfuscation, caps, length,
+ *                      negation, and the soft lexicons (./lexicons.ts: insult, violence, exclusion …)
+ *   sparse             hashed (FNV-1a, `buckets` wide) word unigrams, word bigrams and character
+ *                      3–5-grams of each word (with boundary marks), each group L2-normalised
+ *
+ * Sparse features remember the token they came from, so `explain` can say which words pushed the
+ * classifier most.
+ */
+import { sifRows, tokenRarity } from '../../embed/glove.js';
+import type { GloveVectors } from '../../embed/glove-vectors.js';
+import { capsStats, type NormalizedText } from '../text.js';
+import type { ContextMarkers } from '../signals/types.js';
+import { SOFT_SLOT_NAMES, softLexicons } from './lexicons.js';
+
+/** The rule-side numbers fusion already has for a message. */
+export interface RuleView {
+  values: Record<RuleFamily, number>;
+  raws: Record<RuleFamily, number>;
+  offensiveCategory?: string;
+  targeting: number;
+  heuristics: number;
+  ctx: ContextMarkers;
+}
+
+export const RULE_FAMILIES = ['threat', 'self_harm', 'hate', 'sexual', 'harassment', 'offensive', 'spam'] as const;
+export type RuleFamily = (typeof RULE_FAMILIES)[number];
+
+const CONTEXT_FEATURES = ['gaming', 'joking', 'quote', 'report', 'news', 'hyperbole', 'support'] as const;
+
+export const RULE_FEATURE_NAMES: readonly string[] = [
+  ...RULE_FAMILIES.map((f) => `rule:${f}`),
+  ...RULE_FAMILIES.map((f) => `raw:${f}`),
+  'offensive_is_hate',
+  'offensive_is_sexual',
+  'targeting',
+  'heuristics',
+  ...CONTEXT_FEATURES.map((c) => `context:${c}`),
+  'obfuscated',
+  'caps',
+  'length',
+  'no_known_words',
+  'negation',
+  ...SOFT_SLOT_NAMES.map((n) => `lex:${n}`),
+];
+
+/** Words that flip what follows: the next three words get their own unigram features ("n:hurt" ≠ "w:hurt"). */
+const NEGATORS = new Set(['not', 'never', 'no', 'nobody', 'noone', 'nothing', 'dont', 'didnt', 'doesnt', 'wont', 'wouldnt', 'cant', 'cannot', 'couldnt', 'shouldnt', 'isnt', 'arent', 'wasnt', 'werent', 'aint', 'neither', 'nor', 'without', 'stop']);
+
+/** Short messages are normalised as if they had this many words (see `group`). */
+const MIN_WORDS = 8;
+
+export interface FeatureSpec {
+  gloveDim: number;
+  buckets: number;
+}
+
+export interface Features {
+  dense: Float32Array;
+  /** Active sparse buckets and their values (parallel arrays). */
+  idx: Int32Array;
+  val: Float32Array;
+  /** For each active sparse entry, the token index it came from (-1 for none). */
+  tok: Int32Array;
+  /** The glove rows and SIF weights per token (explain attributes the sentence vector by these). */
+  tokens: readonly string[];
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+/** FNV-1a continued over s[a, b): fnv(x + y) = fnvMore(fnv(x), y), so keys need not be built as strings. */
+function fnvMore(h: number, s: string, a = 0, b = s.length): number {
+  for (let i = a; i < b; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h;
+}
+const H_WORD = fnvMore(FNV_OFFSET, 'w:');
+const H_NEG = fnvMore(FNV_OFFSET, 'n:');
+const H_BIGRAM = fnvMore(FNV_OFFSET, 'b:');
+const H_CHAR = fnvMore(FNV_OFFSET, 'c:');
+const LT = '<'.charCodeAt(0);
+const GT = '>'.charCodeAt(0);
+const SPACE = ' '.charCodeAt(0);
+
+/** A growable list of (hash, token, weight), reused across messages (screening is single-threaded per process). */
+class KeyBuffer {
+  hash = new Int32Array(256);
+  tok = new Int32Array(256);
+  weight = new Float64Array(256);
+  n = 0;
+  reset(): this {
+    this.n = 0;
+    return this;
+  }
+  push(h: number, tok: number, weight: number): void {
+    if (this.n === this.hash.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.hash = grow(this.hash);
+      this.tok = grow(this.tok);
+      this.weight = grow(this.weight);
+    }
+    this.hash[this.n] = h;
+    this.tok[this.n] = tok;
+    this.weight[this.n] = weight;
+    this.n++;
+  }
+}
+const WORDS = new KeyBuffer();
+const BIGRAMS = new KeyBuffer();
+const CHARS = new KeyBuffer();
+
+export function denseSize(spec: FeatureSpec): number {
+  return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
+}
+
+export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
+  const dense = new Float32Array(denseSize(spec));
+  const tokens = t.tokens;
+  // Sentence vector.
+  const { rows, weights } = sifRows(glove, tokens);
+  const sv = dense.subarray(0, spec.gloveDim);
+  for (let i = 0; i < rows.length; i++) glove.addRow(sv, rows[i], weights[i]);
+  let n = 0;
+  for (let j = 0; j < sv.length; j++) n += sv[j] * sv[j];
+  if (n > 0) {
+    const inv = 1 / Math.sqrt(n);
+    for (let j = 0; j < sv.length; j++) sv[j] *= inv;
+  }
+  // Max-pooled content words.
+  const mp = dense.subarray(spec.gloveDim, 2 * spec.gloveDim);
+  let pooled = 0;
+  const tmp = new Float32Array(spec.gloveDim);
+  for (let i = 0; i < rows.length; i++) {
+    if (weights[i] < 0.5) continue;
+    tmp.fill(0);
+    glove.addRow(tmp, rows[i], 1);
+    if (pooled === 0) mp.set(tmp);
+    else for (let j = 0; j < tmp.length; j++) if (tmp[j] > mp[j]) mp[j] = tmp[j];
+    pooled++;
+  }
+  // Rule view.
+  let o = 2 * spec.gloveDim;
+  for (const f of RULE_FAMILIES) dense[o++] = rules.values[f];
+  for (const f of RULE_FAMILIES) dense[o++] = rules.raws[f];
+  dense[o++] = rules.offensiveCategory === 'hate_speech' ? rules.values.offensive : 0;
+  dense[o++] = rules.offensiveCategory === 'sexual_content' ? rules.values.offensive : 0;
+  dense[o++] = rules.targeting;
+  dense[o++] = rules.heuristics;
+  for (const c of CONTEXT_FEATURES) dense[o++] = rules.ctx[c];
+  dense[o++] = t.obfuscations.some((x) => x !== 'stretched') ? 1 : 0;
+  const caps = capsStats(t.original);
+  dense[o++] = caps.letters >= 8 ? caps.ratio : 0;
+  dense[o++] = Math.min(1, Math.log1p(tokens.length) / 4);
+  dense[o++] = rows.length === 0 ? 1 : 0;
+  let negated = 0;
+
+  // Sparse: words, bigrams, character n-grams; each group L2-normalised.
+  const B = spec.buckets;
+  const acc = new Map<number, { v: number; tok: number }>();
+  // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
+  // ("hello") must not put the whole weight of the message on one word.
+  // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
+  // group by group in the same order as ever, so the buckets and sums do not change.
+  const group = (g: KeyBuffer, minCount: number) => {
+    if (g.n === 0) return;
+    const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
+    for (let q = 0; q < g.n; q++) {
+      const w = w0 * g.weight[q];
+      const b = (g.hash[q] >>> 0) % B;
+      const e = acc.get(b);
+      if (e) e.v += w;
+      else acc.set(b, { v: w, tok: g.tok[q] });
+    }
+  };
+  // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
+  // words ~1), so that function words cannot stand in for abuse the way they do in a corpus of
+  // second-person insults; bigrams keep "you are" as a phrase. Unknown words count fully.
+  const words = WORDS.reset();
+  const bigrams = BIGRAMS.reset();
+  const chars = CHARS.reset();
+  let negLeft = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const w = tokens[i];
+    const rw = tokenRarity(glove, w);
+    if (NEGATORS.has(w)) {
+      negLeft = 3;
+      negated = 1;
+      words.push(fnvMore(H_WORD, w), i, rw);
+    } else if (negLeft > 0) {
+      negLeft--;
+      words.push(fnvMore(H_NEG, w), i, rw);
+    } else words.push(fnvMore(H_WORD, w), i, rw);
+    if (i + 1 < tokens.length) bigrams.push(fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), i, 1);
+    if (w.length >= 3 && rw >= 0.5 && !/^\d+$/.test(w)) {
+      // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
+      const n = w.length + 2;
+      for (let len = 3; len <= 5; len++) {
+        for (let st = 0; st + len <= n; st++) {
+          let h = H_CHAR;
+          for (let q = st; q < st + len; q++) {
+            h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
+            h = Math.imul(h, 0x01000193);
+          }
+          chars.push(h, i, 1);
+        }
+      }
+    }
+  }
+  dense[o++] = negated;
+  // Soft lexicons over the content words (./lexicons.ts).
+  softLexicons(glove).fill(rows, dense.subarray(o, o + SOFT_SLOT_NAMES.length));
+  o += SOFT_SLOT_NAMES.length;
+  group(words, MIN_WORDS);
+  group(bigrams, MIN_WORDS);
+  group(chars, MIN_WORDS * 8);
+  const idx = new Int32Array(acc.size);
+  const val = new Float32Array(acc.size);
+  const tok = new Int32Array(acc.size);
+  let i = 0;
+  for (const [b, e] of acc) {
+    idx[i] = b;
+    val[i] = e.v;
+    tok[i] = e.tok;
+    i++;
+  }
+  return { dense, idx, val, tok, tokens };
+}

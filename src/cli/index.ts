@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { RiskpipeError, ConfigError } from '../common/errors.js';
+import { batchSettings, dlqSettings, indexWorkerSettings, migrateSettings, searchSettings } from './index-settings.js';
 import { addSettingOptions, explainSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
 
 /**
@@ -62,6 +63,29 @@ export function buildProgram(): Command {
       .option('--json', 'print the breakdown as JSON'),
     explainSettings,
   ).action(async (opts) => (await import('./commands/explain.js')).run(opts, process.env));
+
+  // Stage 3: settings in index-settings.ts, commands in commands/{index-worker,migrate,search,batch,dlq}.ts.
+  addSettingOptions(
+    program.command('index-worker').description('index worker: consume events:reasoning_queue, write incidents, the vector index and Postgres; search API (port 8003)'),
+    indexWorkerSettings,
+  ).action(async (opts) => (await import('./commands/index-worker.js')).run(opts, process.env));
+
+  addSettingOptions(program.command('migrate').description("apply the store's pending schema migrations (index-worker also does at start-up)"), migrateSettings).action(async (opts) =>
+    (await import('./commands/migrate.js')).run(opts, process.env),
+  );
+
+  addSettingOptions(program.command('search <query>').description('semantic search over indexed events, e.g. riskpipe search "threats against moderators" --platform discord'), searchSettings).action(
+    async (query, opts) => (await import('./commands/search.js')).run(query, opts, process.env),
+  );
+
+  addSettingOptions(program.command('batch <id>').description('progress of an ingest batch: queued, screened, low risk, escalated, indexed, dead-lettered, completed'), batchSettings).action(
+    async (id, opts) => (await import('./commands/batch.js')).run(id, opts, process.env),
+  );
+
+  addSettingOptions(
+    program.command('dlq <action> [ids...]').description('dead-lettered entries: list | show <id...> | replay <id...>|--stage|--all | purge <id...>|--stage|--all --yes'),
+    dlqSettings,
+  ).action(async (action, ids, opts) => (await import('./commands/dlq.js')).run(action, ids, opts, process.env));
 
   return program;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { CATEGORY_COMPAT_MODES } from '../screen/compat.js';
 import { ConfigError, type FieldProblem } from '../common/errors.js';
 import { Platform } from '../models/index.js';
 import { MAX_BATCH_SIZE } from './send/send.js';
@@ -112,11 +113,15 @@ export const redisUrl = z
 /** Key/stream prefix: printable, no spaces; "" means none. */
 export const prefix = z.string().regex(/^[A-Za-z0-9_.:{}\-]*$/, { error: 'may use only letters, digits and _ . : { } -' }).max(100);
 
-/** Comma-separated API keys; empty means authentication is off. */
+/**
+ * Comma-separated API keys; empty means authentication is off. Short keys (the original
+ * deployment's `test-key,dev-key`) are accepted and warned about at start-up; only an empty key
+ * between commas is refused.
+ */
 export const apiKeys = z
   .string()
-  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
-  .refine((keys) => keys.every((k) => k.length >= 8), { error: 'every key must be at least 8 characters' });
+  .transform((s) => (s.trim() === '' ? [] : s.split(',').map((k) => k.trim())))
+  .refine((keys) => keys.every((k) => k.length > 0), { error: 'a key is empty (a stray comma?)' });
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -145,6 +150,13 @@ export const SETTINGS = {
   dedupWindowS: { flag: 'dedupWindowS', env: 'RISKPIPE_DEDUP_WINDOW_S', schema: positiveInt(365 * 24 * 3600), default: 3600, arg: 's', description: 'seconds a repeated event counts as duplicate' },
   maxBatchSize: { flag: 'maxBatchSize', env: 'RISKPIPE_MAX_BATCH_SIZE', schema: positiveInt(10_000), default: 500, arg: 'n', description: 'most events per batch request' },
   bodyLimitBytes: { flag: 'bodyLimitBytes', env: 'RISKPIPE_BODY_LIMIT_BYTES', schema: positiveInt(1024 * 1024 * 1024), default: 16 * 1024 * 1024, arg: 'n', description: 'largest request body' },
+  // input limits and timeouts of the HTTP server (src/common/limits.ts, src/common/http-hardening.ts say why)
+  maxJsonDepth: { flag: 'maxJsonDepth', env: 'RISKPIPE_MAX_JSON_DEPTH', schema: positiveInt(1000), default: 32, arg: 'n', description: 'deepest nesting of one event, the event object being level 1' },
+  maxMetadataBytes: { flag: 'maxMetadataBytes', env: 'RISKPIPE_MAX_METADATA_BYTES', schema: positiveInt(16 * 1024 * 1024), default: 16 * 1024, arg: 'n', description: 'largest metadata of one event, as JSON' },
+  requestTimeoutMs: { flag: 'requestTimeoutMs', env: 'RISKPIPE_REQUEST_TIMEOUT_MS', schema: nonNegativeInt(3_600_000), default: 30_000, arg: 'ms', description: "a request's headers and body must arrive within this (408 after), 0 = no limit" },
+  headersTimeoutMs: { flag: 'headersTimeoutMs', env: 'RISKPIPE_HEADERS_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 10_000, arg: 'ms', description: 'the request line and headers must arrive within this (408 after)' },
+  keepAliveTimeoutMs: { flag: 'keepAliveTimeoutMs', env: 'RISKPIPE_KEEP_ALIVE_TIMEOUT_MS', schema: positiveInt(3_600_000), default: 72_000, arg: 'ms', description: 'close an idle keep-alive connection after this' },
+  redisCommandTimeoutMs: { flag: 'redisCommandTimeoutMs', env: 'RISKPIPE_REDIS_COMMAND_TIMEOUT_MS', schema: positiveInt(600_000), default: 1_000, arg: 'ms', description: 'answer 503 when Redis does not answer within this (e.g. frozen)' },
   // consumers
   screenPort: port_('RISKPIPE_SCREEN_PORT', 8002),
   consumer: {
@@ -166,6 +178,15 @@ export const SETTINGS = {
   screenConcurrency: { flag: 'concurrency', env: 'RISKPIPE_SCREEN_CONCURRENCY', schema: positiveInt(64), default: 2, arg: 'n', description: 'batches scored at once' },
   authorWindowS: { flag: 'authorWindowS', env: 'RISKPIPE_AUTHOR_WINDOW_S', schema: positiveInt(24 * 3600), default: 60, arg: 's', description: 'window of the per-author message counts' },
   trimIntervalMs: { flag: 'trimIntervalMs', env: 'RISKPIPE_TRIM_INTERVAL_MS', schema: nonNegativeInt(24 * 3600 * 1000), default: 0, arg: 'ms', description: 'trim acknowledged entries from events:raw this often, 0 = never' },
+  /** The original services' clients know seven categories: `strict` reports riskpipe's `threat` as `targeted_harassment` (src/screen/compat.ts). */
+  categoryCompat: {
+    flag: 'categoryCompat',
+    env: 'RISKPIPE_CATEGORY_COMPAT',
+    schema: z.enum(CATEGORY_COMPAT_MODES, { error: 'must be riskpipe or strict' }),
+    default: 'riskpipe',
+    arg: 'mode',
+    description: "riskpipe|strict: strict reports the category threat as targeted_harassment, as the original service's clients expect (API answers and routed predictions)",
+  },
   // scoring
   embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash', arg: 'kind', description: 'hash|onnx' },
   modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'ONNX sentence model directory' },
@@ -207,6 +228,12 @@ export const serveIngestSettings = {
   dedupWindowS: SETTINGS.dedupWindowS,
   maxBatchSize: SETTINGS.maxBatchSize,
   bodyLimitBytes: SETTINGS.bodyLimitBytes,
+  maxJsonDepth: SETTINGS.maxJsonDepth,
+  maxMetadataBytes: SETTINGS.maxMetadataBytes,
+  requestTimeoutMs: SETTINGS.requestTimeoutMs,
+  headersTimeoutMs: SETTINGS.headersTimeoutMs,
+  keepAliveTimeoutMs: SETTINGS.keepAliveTimeoutMs,
+  redisCommandTimeoutMs: SETTINGS.redisCommandTimeoutMs,
 } satisfies SettingsSpec;
 
 export const screenWorkerSettings = {
@@ -223,6 +250,7 @@ export const screenWorkerSettings = {
   concurrency: SETTINGS.screenConcurrency,
   authorWindowS: SETTINGS.authorWindowS,
   trimIntervalMs: SETTINGS.trimIntervalMs,
+  categoryCompat: SETTINGS.categoryCompat,
 } satisfies SettingsSpec;
 
 /** `riskpipe send` (HTTP only: no Redis settings). */

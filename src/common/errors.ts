@@ -8,14 +8,21 @@ export const ERROR_CODES = {
   RP_ERR_VALIDATION: { status: 400, retryable: false, message: 'Invalid event' },
   RP_ERR_BAD_JSON: { status: 400, retryable: false, message: 'Malformed JSON body' },
   RP_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'Bad request' },
+  RP_ERR_INVALID_PARAMETERS: { status: 422, retryable: false, message: 'Missing or invalid request parameters' },
   RP_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'Missing or invalid API key' },
   RP_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   RP_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: 'Method not allowed' },
   RP_ERR_BODY_TOO_LARGE: { status: 413, retryable: false, message: 'Request body too large' },
   RP_ERR_BATCH_TOO_LARGE: { status: 413, retryable: false, message: 'Too many events in batch' },
   RP_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'Content-Type must be application/json' },
+  RP_ERR_JSON_TOO_DEEP: { status: 400, retryable: false, message: 'JSON nested too deeply' },
+  RP_ERR_FORBIDDEN_KEY: { status: 400, retryable: false, message: 'Body has a forbidden key (__proto__, constructor.prototype)' },
+  RP_ERR_METADATA_TOO_LARGE: { status: 413, retryable: false, message: 'Event metadata too large' },
+  RP_ERR_REQUEST_TIMEOUT: { status: 408, retryable: false, message: 'Request did not arrive in time' },
+  RP_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'Request headers too large' },
   RP_ERR_QUEUE_FULL: { status: 503, retryable: true, message: 'Queue is full, retry later' },
   RP_ERR_REDIS_UNAVAILABLE: { status: 503, retryable: true, message: 'Redis is unavailable' },
+  RP_ERR_REDIS_REFUSED: { status: 503, retryable: true, message: 'Redis refuses writes (out of memory, read-only, or cannot persist)' },
   RP_ERR_NOT_READY: { status: 503, retryable: true, message: 'Service is not ready' },
   RP_ERR_CONFIG: { status: 500, retryable: false, message: 'Invalid configuration' },
   RP_ERR_POISON_ENTRY: { status: 500, retryable: false, message: 'Stream entry cannot be parsed' },
@@ -25,6 +32,10 @@ export const ERROR_CODES = {
   RP_ERR_TRANSIENT: { status: 503, retryable: true, message: 'Temporary failure' },
   RP_ERR_INTERNAL: { status: 500, retryable: false, message: 'Internal error' },
   RP_ERR_CLI_INPUT: { status: 400, retryable: false, message: 'Invalid input' },
+  // Stage 3's dependencies (LLM, embeddings endpoint, vector index, database).
+  RP_ERR_UPSTREAM_UNAVAILABLE: { status: 503, retryable: true, message: 'A service this stage depends on is unavailable' },
+  RP_ERR_UPSTREAM_INVALID: { status: 503, retryable: true, message: 'A service this stage depends on gave an answer that does not validate' },
+  RP_ERR_UPSTREAM_REJECTED: { status: 502, retryable: false, message: 'A service this stage depends on rejected the request' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

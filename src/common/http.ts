@@ -46,7 +46,15 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
   });
   app.setNotFoundHandler((req, reply) => {
     const url = req.url.split('?')[0];
-    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((method) => app.hasRoute({ method, url }));
+    // hasRoute parses the URL as a route pattern and throws on some ('/*/', '/:'): those match nothing.
+    const known = (method: string) => {
+      try {
+        return app.hasRoute({ method, url });
+      } catch {
+        return false;
+      }
+    };
+    const allowed = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter(known);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
       return reply.code(405).send(errorBody('RP_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} not allowed on ${url} (use ${allowed.join(', ')})`));
@@ -76,6 +84,21 @@ export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: Fa
     for (const k of digests) ok = timingSafeEqual(d, k) || ok;
     done(ok ? undefined : new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Invalid API key'));
   };
+}
+
+/** Keys shorter than this get a start-up warning (they are accepted: the original services used `test-key`). */
+export const WEAK_API_KEY_LENGTH = 16;
+
+/** Warns loudly about every configured key short enough to guess; never logs the key itself. */
+export function warnAboutWeakApiKeys(keys: string[], log: Logger): void {
+  keys.forEach((k, i) => {
+    if (k.length < WEAK_API_KEY_LENGTH) {
+      log.warn(
+        { key_index: i + 1, key_length: k.length },
+        `API key #${i + 1} of ${keys.length} is only ${k.length} characters long and easy to guess: fine for a test setup, not for production (use e.g. \`openssl rand -hex 24\`)`,
+      );
+    }
+  });
 }
 
 /**

@@ -2,6 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { closeConnectionsOnShutdown, installErrorHandling } from './http.js';
+import { hardenedServerOptions, hardenHttpApp, type HttpTimeouts } from './http-hardening.js';
+import type { InputLimits } from './limits.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Stage } from './stage.js';
 import { opsRoutes, type OpsPluginOptions } from './ops-routes.js';
@@ -11,6 +13,10 @@ export interface StagesAppOptions {
   log?: Logger;
   /** Largest request body. Default 16 MiB. */
   bodyLimitBytes?: number;
+  /** Request, headers and keep-alive timeouts (src/common/http-hardening.ts has the defaults). */
+  timeouts?: Partial<HttpTimeouts>;
+  /** JSON nesting depth of request bodies (src/common/limits.ts has the default). */
+  limits?: Partial<InputLimits>;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
   /** Serve an OpenAPI document (/openapi.json, /docs) with this info. Default none. */
@@ -21,16 +27,19 @@ export interface StagesAppOptions {
 
 /**
  * One HTTP app for any number of stages on one port (serve-ingest, screen-worker, `riskpipe up`):
- * the error boundary, JSON only, 503 while closing, the ops routes (/health, /ready, /metrics,
+ * the error boundary, JSON only (depth-limited), 503 while closing, request/headers timeouts and
+ * Node's parser errors in our error shape (src/common/http-hardening.ts), the ops routes (/health, /ready, /metrics,
  * /v1/metrics) from the stages' status, then each stage's routes. Built without listening, so
  * tests can `inject()`. The caller starts and closes the stages and what they use.
  */
 export async function buildStagesApp(opts: StagesAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024, return503OnClosing: true, forceCloseConnections: 'idle' });
+  // return503OnClosing off: hardenHttpApp answers requests during close with a 503 in our shape.
+  const app = Fastify({ ...hardenedServerOptions(opts.timeouts), logger: false, bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024, return503OnClosing: false, forceCloseConnections: 'idle' });
   installErrorHandling(app, (opts.log ?? silentLogger).child({ component: 'http' }));
   closeConnectionsOnShutdown(app);
   // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
   app.removeContentTypeParser(['text/plain']);
+  hardenHttpApp(app, opts.limits);
   // Bodies are checked by the zod models (one source of truth); the route schemas only document.
   app.setValidatorCompiler(() => () => true);
   if (opts.openapi) {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { makeApiKeyCheck } from '../common/http.js';
+import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
+import type { HttpTimeouts } from '../common/http-hardening.js';
+import type { InputLimits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Registry } from 'prom-client';
 import type { Stage, StageStatus } from '../common/stage.js';
@@ -23,6 +25,8 @@ export interface IngestConfig {
   maxBatchSize?: number;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
+  /** JSON depth and metadata size limits (src/common/limits.ts has the defaults). */
+  limits?: Partial<InputLimits>;
 }
 
 export interface IngestDeps {
@@ -36,6 +40,8 @@ export interface IngestDeps {
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
   /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
   bodyLimitBytes?: number;
+  /** Request, headers and keep-alive timeouts (src/common/http-hardening.ts has the defaults). */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 function rejectionReason(errors: FieldError[]): string {
@@ -55,9 +61,10 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const bus = deps.bus;
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
-  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS, limits: cfg.limits });
   const metrics = createIngestMetrics(() => pipeline.depth(), deps.registry);
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
+  warnAboutWeakApiKeys(cfg.apiKeys ?? [], log);
   const stream = bus.names.raw;
 
   const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number) => {
@@ -68,8 +75,8 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
         metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
         err.headers!['retry-after'] = String(retryAfterS);
-      } else if (err instanceof RiskpipeError && err.code === 'RP_ERR_REDIS_UNAVAILABLE') {
-        metrics.rejected.inc({ reason: 'redis_unavailable' }, valid.length);
+      } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
+        metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid.length);
         err.headers!['retry-after'] = String(retryAfterS);
       }
       throw err;
@@ -77,15 +84,22 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 
   // Labelled children are looked up once: prom-client hashes the label object on every call.
-  const receivedBy = new Map<string, ReturnType<typeof metrics.received.labels>>();
+  // Each is counted under riskpipe's name and the original service's (its dashboards query those).
+  const receivedBy = new Map<string, { inc(): void }>();
   const received = (e: Event) => {
     const k = `${e.platform}|${e.event_type}`;
     let c = receivedBy.get(k);
-    if (!c) receivedBy.set(k, (c = metrics.received.labels({ platform: e.platform, event_type: e.event_type })));
+    if (!c) {
+      const ours = metrics.received.labels({ platform: e.platform, event_type: e.event_type });
+      const original = metrics.originalReceived.labels({ platform: e.platform, event_type: e.event_type });
+      receivedBy.set(k, (c = { inc: () => (ours.inc(), original.inc()) }));
+    }
     return c;
   };
-  const latencyIngest = metrics.latency.labels({ endpoint: 'ingest' });
-  const latencyBatch = metrics.latency.labels({ endpoint: 'ingest_batch' });
+  const latencyIngestS = metrics.latency.labels({ endpoint: 'ingest' });
+  const latencyBatchS = metrics.latency.labels({ endpoint: 'ingest_batch' });
+  const latencyIngest = { observe: (s: number) => (latencyIngestS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
+  const latencyBatch = { observe: (s: number) => (latencyBatchS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
 
   const countOutcomes = (events: Event[], outcomes: Awaited<ReturnType<typeof enqueue>>) => {
     let q = 0;
@@ -103,7 +117,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       const [checked] = pipeline.validate([req.body]);
       if (!checked.event) {
         metrics.rejected.inc({ reason: rejectionReason(checked.errors!) });
-        throw new RiskpipeError('RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
+        throw new RiskpipeError(checked.code ?? 'RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
       const event = checked.event;
       const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
@@ -111,8 +125,8 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       const ms = performance.now() - started;
       latencyIngest.observe(ms / 1000);
       return outcome.status === 'queued'
-        ? { event_id: event.event_id, status: 'queued', stream_id: outcome.id, ingestion_time_ms: round(ms) }
-        : { event_id: event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
+        ? { event_id: event.event_id, status: 'queued', stream_id: outcome.id, position: outcome.id, ingestion_time_ms: round(ms) }
+        : { event_id: event.event_id, status: 'duplicate', stream_id: null, position: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
     });
 
     app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
@@ -125,11 +139,9 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
           errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
         });
       }
+      // An empty list is a batch of nothing, as the original service answered it.
       if (rawEvents.length === 0) {
-        metrics.rejected.inc({ reason: 'empty_batch' });
-        throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
-          errors: [{ path: 'events', message: 'must contain at least 1 event' }],
-        });
+        return { batch_id: randomUUID(), total: 0, queued: 0, duplicates: 0, errors: 0, results: [], batch_time_ms: round(performance.now() - started) };
       }
       if (rawEvents.length > maxBatchSize) {
         metrics.rejected.inc({ reason: 'batch_too_large' });
@@ -141,6 +153,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       const checked = pipeline.validate(rawEvents, (index) => `events.${index}`);
       for (const c of checked) if (!c.event) metrics.rejected.inc({ reason: rejectionReason(c.errors!.map((e) => ({ ...e, path: e.path.replace(/^events\.\d+\.?/, '') }))) });
       const outcomes = await enqueue(checked, batchId, req.headers.traceparent, rawEvents.length);
+      const itemMs = round(performance.now() - started);
       const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
       countOutcomes(validEvents, outcomes);
       let k = 0;
@@ -150,15 +163,15 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       const results: BatchItemResult[] = checked.map((c) => {
         if (!c.event) {
           errors++;
-          return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
+          return { index: c.index, event_id: c.eventId, status: 'rejected', status_code: 400, detail: c.detail, error: c.detail, errors: c.errors };
         }
         const o = outcomes[k++];
         if (o.status === 'queued') {
           queued++;
-          return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.id };
+          return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.id, position: o.id, ingestion_time_ms: itemMs };
         }
         duplicates++;
-        return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
+        return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, position: null, duplicate_of: o.duplicateOf, ingestion_time_ms: itemMs };
       });
       const ms = performance.now() - started;
       latencyBatch.observe(ms / 1000);
@@ -179,11 +192,14 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
     async close() {},
     async status(): Promise<StageStatus> {
       const r = await bus.ready();
+      // queue_depth is the stream's length, as the original service reported it; backpressure
+      // counts the unconsumed part (queue_lag).
       let depth: number | null = null;
+      let length: number | null = null;
       let redis = r.ok ? 'ok' : r.detail;
       if (r.ok) {
         try {
-          depth = await pipeline.depth();
+          [depth, length] = await Promise.all([pipeline.depth(), bus.length('raw')]);
         } catch (err) {
           redis = `unavailable: ${(err as Error).message}`;
         }
@@ -191,11 +207,17 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
       return {
         ready: r.ok,
         problems: r.ok ? [] : ['redis'],
-        health: { status: 'ok', service: 'event-ingestion' },
-        readiness: r.ok ? { status: 'ready', redis: 'ok', stream } : { status: 'not_ready', redis: r.detail, stream },
+        health: { status: 'ok', service: 'event-ingestion', timestamp: new Date().toISOString() },
+        readiness: r.ok
+          ? { status: 'ready', redis: 'ok', stream, max_queue_depth: pipeline.maxQueueDepth }
+          : { status: 'not_ready', detail: `Not ready: Redis is ${r.detail}`, redis: r.detail, stream, max_queue_depth: pipeline.maxQueueDepth },
         metrics: {
-          queue_depth: depth,
+          service: 'event-ingestion',
+          queue_depth: length,
+          queue_lag: depth,
           max_queue_depth: pipeline.maxQueueDepth,
+          backpressure_threshold: pipeline.maxQueueDepth,
+          backpressure_enabled: true,
           queue_capacity_percent: depth === null ? null : Math.round((depth / pipeline.maxQueueDepth) * 1_000_000) / 10_000,
           dedup_window_seconds: pipeline.dedupWindowS,
           max_batch_size: maxBatchSize,
@@ -222,6 +244,8 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     stages: [stage],
     log: opts.log,
     bodyLimitBytes: opts.bodyLimitBytes,
+    timeouts: opts.timeouts,
+    limits: opts.limits,
     retryAfterS: opts.retryAfterS,
     openapi: openApiInfo,
     schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },

@@ -28,6 +28,19 @@ export function createIngestMetrics(depth: () => Promise<number>, registry = new
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // The original service's names, so its dashboards keep working (same events, milliseconds).
+  const originalReceived = new Counter({
+    name: 'events_received_total',
+    help: 'Valid events received, by platform and event type (the original service\'s name; = riskpipe_ingest_events_received_total)',
+    labelNames: ['platform', 'event_type'] as const,
+    registers: [registry],
+  });
+  const originalLatencyMs = new Histogram({
+    name: 'ingestion_latency_ms',
+    help: 'Ingest request latency in milliseconds, single and batch requests (the original service\'s name; = riskpipe_ingest_request_duration_seconds × 1000)',
+    buckets: [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: [registry],
+  });
   new Gauge({
     name: 'riskpipe_ingest_queue_depth',
     help: 'Unconsumed depth of the raw stream (consumer-group lag, else length)',
@@ -40,6 +53,6 @@ export function createIngestMetrics(depth: () => Promise<number>, registry = new
       }
     },
   });
-  return { registry, received, queued, duplicates, rejected, latency };
+  return { registry, received, queued, duplicates, rejected, latency, originalReceived, originalLatencyMs };
 }
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

@@ -32,7 +32,10 @@ export const openApiInfo = {
 
 /** Route schemas for the docs only: bodies are validated by the zod models. */
 export const routeSchemas = {
-  health: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' }, service: { type: 'string' } } } } },
+  health: {
+    summary: 'Liveness',
+    response: { 200: { type: 'object', properties: { status: { type: 'string' }, service: { type: 'string' }, timestamp: { type: 'string', format: 'date-time' } } } },
+  },
   ready: { summary: 'Readiness: 200 when Redis answers, else 503' },
   metricsJson: { summary: 'Queue depth, capacity and counters as JSON' },
   ingest: {
@@ -46,6 +49,7 @@ export const routeSchemas = {
           event_id: { type: 'string' },
           status: { type: 'string', enum: ['queued', 'duplicate'] },
           stream_id: { type: 'string', nullable: true },
+          position: { type: 'string', nullable: true, description: 'the stream entry id (stream_id), under the original service\'s name' },
           duplicate_of: { type: 'string', enum: ['content', 'event_id'] },
           ingestion_time_ms: { type: 'number' },
         },
@@ -78,7 +82,11 @@ export const routeSchemas = {
                 event_id: { type: 'string', nullable: true },
                 status: { type: 'string', enum: ['queued', 'duplicate', 'rejected'] },
                 stream_id: { type: 'string', nullable: true },
+                position: { type: 'string', nullable: true },
+                ingestion_time_ms: { type: 'number' },
                 duplicate_of: { type: 'string' },
+                status_code: { type: 'integer', description: 'rejected items: 400, with detail (the original service\'s failed-item shape)' },
+                detail: { type: 'string' },
                 error: { type: 'string' },
                 errors: errorSchema.properties.errors,
               },

@@ -1,3 +1,5 @@
+import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
+import type { ErrorCode } from '../common/errors.js';
 import { traceparentFor } from '../common/trace.js';
 import { STREAM_SCHEMA_VERSION, parseEvent, type Event, type FieldError } from '../models/index.js';
 import { contentHash, type AppendOutcome, type Bus } from '../stream/index.js';
@@ -5,8 +7,10 @@ import { contentHash, type AppendOutcome, type Bus } from '../stream/index.js';
 /*
  * Stage 1, ingest: HTTP ──► events:raw. The steps, in order, for one event or a whole batch
  * (both routes of app.ts call ingest()):
- *   1. validate  every event against the Event model (parseEvent); the invalid ones are reported,
- *                never queued
+ *   1. validate  every event against the Event model (parseEvent) and the input limits (nesting
+ *                depth, metadata size), and serialise it — each event on its own, so that one
+ *                bad event is its own error and never its batch-mates'; the invalid ones are
+ *                reported, never queued
  *   2. append    dedup (event_id and content hash, each remembered dedupWindowS), backpressure
  *                (refuse everything while the raw stream's depth is at or above maxQueueDepth:
  *                RP_ERR_QUEUE_FULL → 503) and the append of what is new, with the batch's
@@ -20,13 +24,19 @@ export interface IngestOptions {
   maxQueueDepth?: number;
   /** Default 3600. */
   dedupWindowS?: number;
+  /** Default DEFAULT_INPUT_LIMITS. */
+  limits?: Partial<InputLimits>;
 }
 
 /** One client event after validation: the event, or why it was rejected. */
 export interface Checked {
   index: number;
   event?: Event;
+  /** The event as queued (JSON), serialised in step 1. */
+  json?: string;
   eventId: string | null;
+  /** Why it was rejected, when that is not RP_ERR_VALIDATION. */
+  code?: ErrorCode;
   detail?: string;
   errors?: FieldError[];
 }
@@ -40,8 +50,10 @@ export class IngestPipeline {
   readonly bus: Bus;
   readonly maxQueueDepth: number;
   readonly dedupWindowS: number;
+  readonly limits: InputLimits;
 
   constructor(opts: IngestOptions) {
+    this.limits = { ...DEFAULT_INPUT_LIMITS, ...opts.limits };
     this.bus = opts.bus;
     this.maxQueueDepth = opts.maxQueueDepth ?? 100_000;
     this.dedupWindowS = opts.dedupWindowS ?? 3600;
@@ -49,11 +61,18 @@ export class IngestPipeline {
 
   // 1. validate
   validate(raws: unknown[], pathPrefix: (index: number) => string = () => ''): Checked[] {
-    return raws.map((raw, index) => {
-      const p = parseEvent(raw);
-      if (p.ok) return { index, event: p.event, eventId: p.event.event_id };
+    // Batch items the body parser cut out for being too deep (src/common/limits.ts).
+    const cutOut = rejectedItems(raws);
+    return raws.map((raw, index): Checked => {
       const pre = pathPrefix(index);
-      return { index, eventId: clientEventId(raw), detail: p.detail, errors: p.errors.map((e) => ({ path: pre ? `${pre}${e.path ? '.' + e.path : ''}` : e.path, message: e.message })) };
+      const paths = (errors: FieldError[]) => errors.map((e) => ({ path: pre ? `${pre}${e.path ? '.' + e.path : ''}` : e.path, message: e.message }));
+      const tooDeep = cutOut?.get(index);
+      if (tooDeep) return { index, eventId: null, code: 'RP_ERR_JSON_TOO_DEEP', detail: tooDeep.message, errors: paths([tooDeep]) };
+      const p = parseEvent(raw);
+      if (!p.ok) return { index, eventId: clientEventId(raw), detail: p.detail, errors: paths(p.errors) };
+      const ser = serialiseEvent(p.event, this.limits);
+      if (!ser.ok) return { index, eventId: p.event.event_id, code: ser.code, detail: ser.detail, errors: paths(ser.errors) };
+      return { index, event: p.event, json: ser.json, eventId: p.event.event_id };
     });
   }
 
@@ -74,7 +93,7 @@ export class IngestPipeline {
           eventId: e.event_id,
           contentHash: contentHash(e),
           // The fields of an events:raw entry, in this order (src/models/stream.ts RawEntry).
-          fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: traceparentFor(traceparent) },
+          fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: c.json ?? JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: traceparentFor(traceparent) },
         };
       }),
       { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS, batch: batchTotal === undefined ? undefined : { id: batchId, total: batchTotal } },

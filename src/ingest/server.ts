@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
+import type { HttpTimeouts } from '../common/http-hardening.js';
+import type { InputLimits } from '../common/limits.js';
 import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
 
@@ -15,6 +17,15 @@ export interface IngestServerConfig {
   dedupWindowS: number;
   maxBatchSize: number;
   bodyLimitBytes: number;
+  /** See InputLimits; defaults there. */
+  maxJsonDepth?: number;
+  maxMetadataBytes?: number;
+  /** See HttpTimeouts; defaults there. */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** A producer command (the append script, /ready's PING) Redis does not answer within this fails with 503. Default 1000 ms. */
+  redisCommandTimeoutMs?: number;
 }
 
 export interface RunningIngest {
@@ -27,7 +38,8 @@ export interface RunningIngest {
 
 /** Starts `serve-ingest`: the HTTP app on host:port, writing to the raw stream of a producer bus (fails fast: 503 while Redis is away). */
 export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
-  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag }, log);
+  // A frozen Redis keeps the socket open and answers nothing: the command timeout bounds how long a request waits.
+  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag, commandTimeoutMs: cfg.redisCommandTimeoutMs ?? 1_000 }, log);
   const app = await buildIngestApp({
     bus,
     apiKeys: cfg.apiKeys,
@@ -35,6 +47,8 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     dedupWindowS: cfg.dedupWindowS,
     maxBatchSize: cfg.maxBatchSize,
     bodyLimitBytes: cfg.bodyLimitBytes,
+    limits: defined<InputLimits>({ maxJsonDepth: cfg.maxJsonDepth, maxMetadataBytes: cfg.maxMetadataBytes }),
+    timeouts: defined<HttpTimeouts>({ requestTimeoutMs: cfg.requestTimeoutMs, headersTimeoutMs: cfg.headersTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs }),
     log,
   });
   let url: string;
@@ -59,4 +73,9 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
       return closing;
     },
   };
+}
+
+/** The given fields only, so that the app's defaults apply to the rest. */
+function defined<T extends object>(o: { [K in keyof T]?: T[K] | undefined }): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -9,6 +9,8 @@ export interface IngestResponse {
   event_id: string;
   status: IngestStatus;
   stream_id: string | null;
+  /** The stream entry id again, under the original service's name. */
+  position: string | null;
   ingestion_time_ms: number;
   duplicate_of?: 'content' | 'event_id';
 }
@@ -19,7 +21,14 @@ export interface BatchItemResult {
   event_id: string | null;
   status: 'queued' | 'duplicate' | 'rejected';
   stream_id?: string | null;
+  /** The stream entry id again, under the original service's name (null unless queued). */
+  position?: string | null;
+  /** The whole batch's time so far: its events are queued in one round trip. */
+  ingestion_time_ms?: number;
   duplicate_of?: 'content' | 'event_id';
+  /** Rejected items: the original service's failed-item shape `{status_code, detail}`. */
+  status_code?: number;
+  detail?: string;
   error?: string;
   errors?: FieldError[];
 }

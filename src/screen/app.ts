@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { makeApiKeyCheck } from '../common/http.js';
+import { makeApiKeyCheck, warnAboutWeakApiKeys } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import { GROUPS, type RiskPrediction } from '../models/index.js';
@@ -8,6 +8,7 @@ import { buildStagesApp } from '../common/stages-app.js';
 import { withTimeout } from '../stream/util.js';
 import type { Bus, GroupInfo } from '../stream/index.js';
 import { createScreenMetrics, type ScreenMetrics } from './metrics.js';
+import { screenOpenApiInfo, screenRouteSchemas } from './openapi.js';
 import { eventFromInput, type ScreenFn } from './worker.js';
 
 export interface ScreenAppOptions {
@@ -46,16 +47,20 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
   const bus = opts.bus;
   const metrics = opts.metrics ?? createScreenMetrics(bus ? () => bus.groupInfo({ stream: 'raw', group }) : undefined);
   const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
+  warnAboutWeakApiKeys(opts.apiKeys ?? [], log);
 
   const routes: FastifyPluginAsync = async (app) => {
-    // Synchronous screening of one text: the JSON body, or the query string for quick checks.
-    app.post('/v1/risk/screen', { onRequest: requireKey }, async (req): Promise<RiskPrediction> => {
+    // The route schema only documents (openapi.ts): answers are serialized whole, never filtered by it.
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    // Synchronous screening of one text: the query string (as the original service took it) or a
+    // JSON body. Request problems are 422 in FastAPI's shape (validationAnswer).
+    app.post('/v1/risk/screen', { schema: screenRouteSchemas.screen, onRequest: requireKey }, async (req, reply): Promise<RiskPrediction | ValidationAnswer> => {
       const started = performance.now();
       const s = current();
       if (!s) throw new RiskpipeError('RP_ERR_NOT_READY', 'The screening model is still loading; retry shortly', { headers: { 'retry-after': String(retryAfterS) } });
       const body = req.body;
       if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
-        throw new RiskpipeError('RP_ERR_VALIDATION', 'Body must be a JSON object such as {"content": "..."}', { errors: [{ path: '', message: 'must be a JSON object' }] });
+        return reply.code(422).send(validationAnswer('Body must be a JSON object such as {"content": "..."}', [{ path: '', message: 'must be a JSON object' }], {}, body));
       }
       const query = req.query as Record<string, unknown>;
       const input: Record<string, unknown> = {};
@@ -63,7 +68,7 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
       if (typeof query.event_id === 'string') input.event_id = query.event_id;
       Object.assign(input, body ?? {});
       const parsed = eventFromInput(input);
-      if (!parsed.ok) throw new RiskpipeError('RP_ERR_VALIDATION', parsed.detail, { errors: parsed.errors });
+      if (!parsed.ok) return reply.code(422).send(validationAnswer(parsed.detail, parsed.errors, query, body ?? {}));
       const [prediction] = await s.screenBatch([{ event: parsed.event }]);
       metrics.syncRequest((performance.now() - started) / 1000);
       return prediction;
@@ -101,11 +106,13 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
       return {
         ready: problems.length === 0,
         problems,
-        health: { status: 'ok', service: 'risk-screening', device: s?.device ?? null, embedding_model: s?.modelId ?? null },
+        health: { status: 'ok', service: 'risk-screening', timestamp: new Date().toISOString(), device: s?.device ?? null, embedding_model: s?.modelId ?? null },
         readiness: {
           status: problems.length === 0 ? 'ready' : 'not_ready',
+          ...(problems.length > 0 ? { detail: notReadyDetail(problems, redisState) } : {}),
           redis: problems.includes('redis') ? redisState : bus ? 'ok' : 'not used',
           model: s ? 'loaded' : 'loading',
+          model_loaded: s !== undefined,
           embedding_model: s?.modelId ?? null,
           worker: opts.workerRunning ? (running ? 'running' : 'stopped') : 'not used',
         },
@@ -142,5 +149,54 @@ export function screenApiStage(opts: ScreenAppOptions & { start?: () => Promise<
  * The caller owns the bus and the screener and closes them after `app.close()`.
  */
 export async function buildScreenApp(opts: ScreenAppOptions, stage: Stage = screenApiStage(opts)): Promise<FastifyInstance> {
-  return buildStagesApp({ stages: [stage], log: opts.log, bodyLimitBytes: 1024 * 1024, retryAfterS: opts.retryAfterS });
+  return buildStagesApp({
+    stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: 1024 * 1024,
+    retryAfterS: opts.retryAfterS,
+    openapi: screenOpenApiInfo,
+    schemas: { '/health': screenRouteSchemas.health, '/ready': screenRouteSchemas.ready, '/v1/metrics': screenRouteSchemas.metricsJson },
+  });
+}
+
+function notReadyDetail(problems: string[], redisState: string): string {
+  const why = problems.map((p) => (p === 'redis' ? `Redis is ${redisState}` : p === 'model' ? 'the screening model is still loading' : 'the worker is not running'));
+  return `Not ready: ${why.join('; ')}`;
+}
+
+/** One item of FastAPI's 422 `detail` list. */
+interface FastApiError {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input: unknown;
+}
+
+/**
+ * A 422 as the original (FastAPI) service sent it — `detail` is a list of `{type, loc, msg, input}`
+ * — with riskpipe's `code`, `message` (the one-line text every other riskpipe error has as
+ * `detail`) and `errors` beside it.
+ */
+export interface ValidationAnswer {
+  detail: FastApiError[];
+  message: string;
+  code: 'RP_ERR_INVALID_PARAMETERS';
+  errors: { path: string; message: string }[];
+}
+
+function validationAnswer(message: string, errors: { path: string; message: string }[], query: Record<string, unknown>, body: unknown): ValidationAnswer {
+  const detail = errors.map((e): FastApiError => {
+    const path = e.path === '' ? [] : e.path.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    const top = path[0];
+    const fromQuery = typeof top === 'string' && top in query && !(body && typeof body === 'object' && top in body);
+    let input: unknown = path.length === 0 ? body : fromQuery ? query : body;
+    for (const k of path) input = input && typeof input === 'object' ? (input as Record<string | number, unknown>)[k] : undefined;
+    const missing = e.message === 'Missing required field';
+    // The original took content and event_id as query parameters: a missing one is reported there.
+    const loc = [missing || fromQuery ? 'query' : 'body', ...path];
+    return missing
+      ? { type: 'missing', loc, msg: 'Field required', input: null }
+      : { type: 'value_error', loc, msg: e.message, input: input === undefined ? null : input };
+  });
+  return { detail, message, code: 'RP_ERR_INVALID_PARAMETERS', errors };
 }

@@ -5,6 +5,7 @@ import type { Stage } from '../common/stage.js';
 import { GROUPS } from '../models/index.js';
 import { createBus, defaultConsumerName, type Bus } from '../stream/index.js';
 import { buildScreenApp, screenApiStage } from './app.js';
+import { compatScreener, type CategoryCompat } from './compat.js';
 import { createScreenMetrics } from './metrics.js';
 import { ScreenWorker, type ScreenFn } from './worker.js';
 
@@ -24,6 +25,8 @@ export interface ScreenStageConfig {
   trimIntervalMs?: number;
   /** Longest close() waits for the batches in hand. Default 20000 ms. */
   closeDeadlineMs?: number;
+  /** `strict`: report riskpipe's `threat` as the original's `targeted_harassment` (API answers and routed predictions). Default `riskpipe`. */
+  categoryCompat?: CategoryCompat;
 }
 
 export interface ScreenServiceConfig extends ScreenStageConfig {
@@ -102,6 +105,8 @@ export function createScreenStage(deps: ScreenDeps, cfg: ScreenStageConfig): Scr
       started ??= (async () => {
         const t0 = performance.now();
         owned = await deps.loadScreener();
+        // Every prediction handed out (API answers and routed entries) in the original's shape (compat.ts).
+        owned = { ...owned, screener: compatScreener(owned.screener, { categories: cfg.categoryCompat ?? 'riskpipe' }) };
         log.info({ model: owned.screener.modelId, device: owned.screener.device, dim: owned.screener.dim, threshold: owned.threshold, ms: Math.round(performance.now() - t0) }, 'screening model loaded');
         if (closing) return;
         worker = new ScreenWorker({

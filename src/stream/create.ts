@@ -3,7 +3,15 @@ import type { Bus, BusOptions } from './types.js';
 
 /** Which bus, and how to reach it. Built by the CLI from the settings. */
 export type BusConfig =
-  | ({ kind: 'redis'; redisUrl: string; prefix?: string; hashTag?: string; role: 'producer' | 'consumer' } & BusOptions)
+  | ({
+      kind: 'redis';
+      redisUrl: string;
+      prefix?: string;
+      hashTag?: string;
+      role: 'producer' | 'consumer';
+      /** Producers: a command Redis does not answer within this fails (→ 503), e.g. while Redis is frozen. Default none. */
+      commandTimeoutMs?: number;
+    } & BusOptions)
   | ({
       kind: 'memory';
       /** Journal accepted entries here and replay them on start; none = in memory only. */

@@ -76,7 +76,7 @@ describe('screen API', () => {
   it('GET /health names the service, device and model', async () => {
     const res = await app.inject('/health');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok', service: 'risk-screening', device: 'cpu', embedding_model: 'test-scorer' });
+    expect(res.json()).toEqual({ status: 'ok', service: 'risk-screening', timestamp: expect.any(String), device: 'cpu', embedding_model: 'test-scorer' });
   });
 
   it('GET /ready is 200 with Redis and the model, 503 while the model loads', async () => {
@@ -140,33 +140,39 @@ describe('screen API', () => {
     expect((await screen({ content: 'hi' }, { authorization: `Bearer ${KEY}` })).statusCode).toBe(200);
   });
 
-  it('rejects missing, empty and too long content naming the field, in the shared error shape', async () => {
+  it('rejects missing, empty and too long content naming the field: 422, FastAPI\'s detail list beside riskpipe\'s errors', async () => {
     const missing = await screen({ event_id: 'x' });
-    expect(missing.statusCode).toBe(400);
-    expect(missing.json()).toEqual({ detail: 'Missing required fields: [content]', code: 'RP_ERR_VALIDATION', errors: [{ path: 'content', message: 'Missing required field' }] });
+    expect(missing.statusCode).toBe(422);
+    expect(missing.json()).toEqual({
+      detail: [{ type: 'missing', loc: ['query', 'content'], msg: 'Field required', input: null }],
+      message: 'Missing required fields: [content]',
+      code: 'RP_ERR_INVALID_PARAMETERS',
+      errors: [{ path: 'content', message: 'Missing required field' }],
+    });
 
     const empty = await screen({ content: '   ' });
-    expect(empty.statusCode).toBe(400);
+    expect(empty.statusCode).toBe(422);
     expect(empty.json().errors).toEqual([{ path: 'content', message: 'Content too short (min: 1)' }]);
+    expect(empty.json().detail).toEqual([{ type: 'value_error', loc: ['body', 'content'], msg: 'Content too short (min: 1)', input: '   ' }]);
 
     const long = await screen({ content: 'a'.repeat(10_001) });
-    expect(long.statusCode).toBe(400);
+    expect(long.statusCode).toBe(422);
     expect(long.json().errors).toEqual([{ path: 'content', message: 'Content too long (max: 10000)' }]);
 
     const badField = await screen({ content: 'hi', platform: 'myspace' });
-    expect(badField.statusCode).toBe(400);
+    expect(badField.statusCode).toBe(422);
     expect(badField.json().errors[0].path).toBe('platform');
 
     const notObject = await screen([1, 2]);
-    expect(notObject.statusCode).toBe(400);
-    expect(notObject.json().code).toBe('RP_ERR_VALIDATION');
+    expect(notObject.statusCode).toBe(422);
+    expect(notObject.json().code).toBe('RP_ERR_INVALID_PARAMETERS');
 
     const badJson = await app.inject({ method: 'POST', url: '/v1/risk/screen', payload: '{"content": ', headers: { 'api-key': KEY, 'content-type': 'application/json' } });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().code).toBe('RP_ERR_BAD_JSON');
 
     const noBody = await app.inject({ method: 'POST', url: '/v1/risk/screen', headers: { 'api-key': KEY } });
-    expect(noBody.statusCode).toBe(400);
+    expect(noBody.statusCode).toBe(422);
     expect(noBody.json().errors).toEqual([{ path: 'content', message: 'Missing required field' }]);
   });
 
@@ -222,7 +228,7 @@ describe('screen API', () => {
       // The app answers while the model is still loading.
       await waitForHttp(`http://127.0.0.1:${port}/health`);
       const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-      expect(health).toEqual({ status: 'ok', service: 'risk-screening', device: null, embedding_model: null });
+      expect(health).toEqual({ status: 'ok', service: 'risk-screening', timestamp: expect.any(String), device: null, embedding_model: null });
       const loading = await fetch(`http://127.0.0.1:${port}/ready`);
       expect(loading.status).toBe(503);
       expect(await loading.json()).toMatchObject({ status: 'not_ready', model: 'loading', worker: 'stopped' });

@@ -96,7 +96,7 @@ describe('screen worker with the real Screener', () => {
       const ok = RiskPrediction.parse((await app.inject({ method: 'POST', url: '/v1/risk/screen', payload: { content: BENIGN }, headers: { 'api-key': 'real-key-1234' } })).json());
       expect(ok.risk_level).toBe('LOW');
       const health = (await app.inject('/health')).json();
-      expect(health).toEqual({ status: 'ok', service: 'risk-screening', device: screener.device, embedding_model: screener.modelId });
+      expect(health).toEqual({ status: 'ok', service: 'risk-screening', timestamp: expect.any(String), device: screener.device, embedding_model: screener.modelId });
     } finally {
       await app.close();
     }

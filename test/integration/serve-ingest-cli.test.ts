@@ -33,7 +33,7 @@ describe('riskpipe serve-ingest', () => {
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health`);
       const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-      expect(health).toEqual({ status: 'ok', service: 'event-ingestion' });
+      expect(health).toEqual({ status: 'ok', service: 'event-ingestion', timestamp: expect.any(String) });
       const events = Array.from({ length: 500 }, (_, i) => ({
         event_id: `sig-${i}`,
         event_type: 'message_created',

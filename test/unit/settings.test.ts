@@ -36,7 +36,7 @@ describe('serve-ingest settings', () => {
 
   it('names every bad setting, where it came from and what is allowed', () => {
     const lines = problems(() =>
-      resolveSettings(serveIngestSettings, { port: '99999', maxQueueDepth: 'lots' }, { REDIS_URL: 'localhost:6379', RISKPIPE_DEDUP_WINDOW_S: '0', RISKPIPE_API_KEYS: 'short' }),
+      resolveSettings(serveIngestSettings, { port: '99999', maxQueueDepth: 'lots' }, { REDIS_URL: 'localhost:6379', RISKPIPE_DEDUP_WINDOW_S: '0', RISKPIPE_API_KEYS: 'test-key,,dev-key' }),
     );
     expect(lines).toEqual(
       expect.arrayContaining([
@@ -44,10 +44,15 @@ describe('serve-ingest settings', () => {
         expect.stringMatching(/^maxQueueDepth \(--max-queue-depth \/ RISKPIPE_MAX_QUEUE_DEPTH\): must be a number/),
         expect.stringMatching(/^redisUrl \(--redis-url \/ REDIS_URL\): must be a redis:\/\/ or rediss:\/\/ URL/),
         expect.stringMatching(/^dedupWindowS \(--dedup-window-s \/ RISKPIPE_DEDUP_WINDOW_S\): must be at least 1/),
-        expect.stringMatching(/^apiKeys \(--api-keys \/ RISKPIPE_API_KEYS\): every key must be at least 8 characters/),
+        expect.stringMatching(/^apiKeys \(--api-keys \/ RISKPIPE_API_KEYS\): a key is empty/),
       ]),
     );
     expect(lines).toHaveLength(5);
+  });
+
+  it("accepts the original deployment's short keys (they are warned about at start-up)", () => {
+    expect(resolveSettings(serveIngestSettings, {}, { RISKPIPE_API_KEYS: 'test-key,dev-key' }).apiKeys).toEqual(['test-key', 'dev-key']);
+    expect(resolveSettings(serveIngestSettings, {}, { RISKPIPE_API_KEYS: ' ' }).apiKeys).toEqual([]);
   });
 
   it('rejects a prefix with spaces', () => {

@@ -1,7 +1,8 @@
 import { ReplyError, type Redis } from 'ioredis';
 import { RiskpipeError } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { createConsumerRedis, createProducerRedis, isConnectionError, logRedisProblems } from '../../common/redis.js';
+import { createConsumerRedis, createProducerRedis, logRedisProblems } from '../../common/redis.js';
+import { redisFailure, withDeadline } from '../../common/redis-failure.js';
 import { STREAM_SCHEMA_VERSION } from '../../models/index.js';
 import { createKeys, type Keys } from '../keys.js';
 import {
@@ -81,8 +82,8 @@ export class RedisBus implements Bus {
   }
 
   /** Opens a connection of the role's kind to `url`. */
-  static connect(cfg: { redisUrl: string; role: 'producer' | 'consumer'; prefix?: string; hashTag?: string; batchTtlS?: number }, log: Logger = silentLogger): RedisBus {
-    const redis = cfg.role === 'producer' ? createProducerRedis(cfg.redisUrl) : createConsumerRedis(cfg.redisUrl);
+  static connect(cfg: { redisUrl: string; role: 'producer' | 'consumer'; prefix?: string; hashTag?: string; batchTtlS?: number; commandTimeoutMs?: number }, log: Logger = silentLogger): RedisBus {
+    const redis = cfg.role === 'producer' ? createProducerRedis(cfg.redisUrl, cfg.commandTimeoutMs ? { commandTimeout: cfg.commandTimeoutMs } : {}) : createConsumerRedis(cfg.redisUrl);
     const bus = new RedisBus(redis, cfg.redisUrl, { ...cfg, log });
     logRedisProblems([redis], log, bus.consequence, bus.problems);
     return bus;
@@ -96,13 +97,12 @@ export class RedisBus implements Bus {
     return this.names[id];
   }
 
-  /** Producers fail fast: a command while Redis is away is RP_ERR_REDIS_UNAVAILABLE at once. */
+  /**
+   * Producers fail fast: a command while Redis is away, frozen (command timeout) or refusing
+   * writes (OOM, READONLY, MISCONF) is a 503 with the reason (src/common/redis-failure.ts).
+   */
   private unavailable(err: unknown): unknown {
-    if (err instanceof RiskpipeError) return err;
-    if (!this.connected || isConnectionError(err)) {
-      return new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', 'Redis is unavailable; nothing was queued, retry later', { cause: err, headers: { 'retry-after': '5' } });
-    }
-    return err;
+    return redisFailure(err, this.redis.status, { retryAfterS: 5, commandTimeoutMs: this.redis.options.commandTimeout }) ?? err;
   }
 
   // --- producers ------------------------------------------------------------------------------
@@ -119,7 +119,10 @@ export class RedisBus implements Bus {
     appendTemplate(items, args);
     let reply: (string | number)[];
     try {
-      reply = await runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      const run = runScript<(string | number)[]>(this.redis, 'append', keys, args);
+      // Producers with a command timeout: bounded however long the command waited to be sent.
+      const timeoutMs = this.opts.role === 'producer' ? this.redis.options.commandTimeout : undefined;
+      reply = await (timeoutMs ? withDeadline(run, timeoutMs) : run);
     } catch (err) {
       throw this.unavailable(err);
     }

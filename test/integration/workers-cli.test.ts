@@ -56,7 +56,8 @@ describe('--workers', () => {
 
       process.kill(pids[0]!, 'SIGKILL');
       await until('the restart', () => childPids(srv.child.pid!).length === 2 && !childPids(srv.child.pid!).includes(pids[0]!));
-      expect(srv.output()).toContain('worker exited unexpectedly: restarting it');
+      // The supervisor's log is written asynchronously: wait for it rather than race it.
+      await until('the report of the crash', () => srv.output().includes('worker exited unexpectedly: restarting it'));
       await until('the restarted worker', () => srv.output().split('all workers ready').length === 3);
       const r = await fetch(`http://127.0.0.1:${port}/v1/events/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event(99)) });
       expect(r.status).toBe(200);

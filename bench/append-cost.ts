@@ -49,8 +49,9 @@ async function main() {
   }
   const f = median(res.floor);
   const ap = median(res.append);
+  const ratios = res.append.map((x, i) => x / res.floor[i]!);
   console.log(`append.lua vs pipelined XADD, ${batch} events a call, ${requests} calls, ${rounds} alternating rounds (medians)`);
-  console.log(`floor (pipeline of XADD): ${f.toFixed(0)} events/s; append.lua: ${ap.toFixed(0)} events/s; ratio ${(ap / f).toFixed(2)}`);
+  console.log(`floor (pipeline of XADD): ${f.toFixed(0)} events/s; append.lua: ${ap.toFixed(0)} events/s; ratio to the floor of the same round: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`);
   console.log(JSON.stringify(res));
   // the dedup keys expire after 60 s
   await bus.close();

@@ -28,6 +28,7 @@ const { values: a } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     'skip-latency': { type: 'boolean', default: false },
     'warmup-s': { type: 'string', default: '3' },
+    'screen-workers': { type: 'string', default: '1' },
   },
 });
 const rate = Number(a.rate);
@@ -131,7 +132,7 @@ async function clean(redis: Redis): Promise<void> {
 
 async function latency(redis: Redis): Promise<void> {
   const ingest = cli(['serve-ingest', '--port', String(INGEST_PORT), '--max-queue-depth', '10000000']);
-  const screen = cli(['screen-worker', '--port', String(SCREEN_PORT), '--block-ms', a['block-ms']!, '--batch-size', a['batch-size']!]);
+  const screen = cli(['screen-worker', '--port', String(SCREEN_PORT), '--block-ms', a['block-ms']!, '--batch-size', a['batch-size']!, '--workers', a['screen-workers']!]);
   const rss = { ingest: [] as number[], screen: [] as number[] };
   try {
     await waitHttp(`http://127.0.0.1:${INGEST_PORT}/health`, ingest);
@@ -193,7 +194,7 @@ async function latency(redis: Redis): Promise<void> {
     console.log(`latency: ${sent} events at ${(sent / sendS).toFixed(0)} events/s (aim ${rate}), ${failed} not accepted; ${lat.length} measured after a ${a['warmup-s']} s warm-up; block-ms ${a['block-ms']}, batch-size ${a['batch-size']}`);
     console.log(`| queued → routed | p50 ms | p99 ms | max ms | p99 / 50 ms aim |`);
     console.log(`|---|---:|---:|---:|---:|`);
-    console.log(`| screen-worker --workers 1 | ${pct(lat, 0.5)} | ${p99} | ${lat[lat.length - 1]} | ${(p99 / 50).toFixed(2)} |`);
+    console.log(`| screen-worker --workers ${a['screen-workers']} | ${pct(lat, 0.5)} | ${p99} | ${lat[lat.length - 1]} | ${(p99 / 50).toFixed(2)} |`);
     const mx = (xs: number[]) => Math.max(...xs);
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     console.log(`RSS under load: serve-ingest median ${med(rss.ingest).toFixed(0)} MB, max ${mx(rss.ingest).toFixed(0)} MB (max / 150 MB aim = ${(mx(rss.ingest) / 150).toFixed(2)}); screen-worker median ${med(rss.screen).toFixed(0)} MB, max ${mx(rss.screen).toFixed(0)} MB (max / 400 MB = ${(mx(rss.screen) / 400).toFixed(2)}; hash embedder, no word vectors on main)`);

@@ -3,12 +3,14 @@
  * minimal Fastify server that only parses the same JSON and XADDs it (the floor on this machine).
  * Both servers run as child processes; autocannon drives them from this process.
  *
- *   npm run bench:ingest [-- --duration-s 10 --connections 32 --batch-size 500]
+ *   npm run bench:ingest [-- --duration-s 10 --connections 50 --batch-size 100 --rounds 3 --workers 1,2]
  *
- * Aims (issue 2): single-event ingest >= 0.8x the minimal server; batch >= 70000 events/s.
+ * Aims (issue 13): single-event ingest >= 0.8x the floor at p99 < 10 ms (50 connections); batch
+ * >= 0.7x the floor. Each figure is printed with its ratio to the floor of the same round;
+ * `--workers 1,2` also runs `serve-ingest --workers 2` and prints the scaling.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -16,9 +18,11 @@ import { Redis } from 'ioredis';
 const { values: args } = parseArgs({
   options: {
     'duration-s': { type: 'string', default: '10' },
-    connections: { type: 'string', default: '32' },
-    'batch-size': { type: 'string', default: '500' },
+    connections: { type: 'string', default: '50' },
+    'batch-size': { type: 'string', default: '100' },
     'batch-connections': { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -26,6 +30,8 @@ const durationS = Number(args['duration-s']);
 const connections = Number(args.connections);
 const batchSize = Number(args['batch-size']);
 const batchConnections = Number(args['batch-connections']);
+const rounds = Number(args.rounds);
+const workerCounts = args.workers!.split(',').map(Number);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bench:ingest:${process.pid}:`;
 
@@ -115,56 +121,85 @@ async function drive(server: string, mode: 'single' | 'batch', base: string): Pr
   };
 }
 
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+function startRiskpipe(port: number, workers: number): ChildProcess {
+  // riskpipe serve-ingest, built (npm run build) and started as a user would.
+  return spawn(
+    process.execPath,
+    ['bin/riskpipe', 'serve-ingest', '--port', String(port), '--host', '127.0.0.1', '--prefix', PREFIX, '--max-queue-depth', '100000000', '--log-level', 'warn', '--workers', String(workers)],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RISKPIPE_API_KEYS: 'bench-key-123456', REDIS_URL } },
+  );
+}
+
 async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  const rows: Row[] = [];
   const clean = async () => {
     const keys = await redis.keys(`${PREFIX}*`);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
   };
+  // Every server runs for the whole bench; rounds alternate their order, so the machine's load
+  // (shared here) falls on each alike, and each figure is compared with the floor of its round.
+  const servers: { name: string; port: number; proc: ChildProcess }[] = [];
+  const runs: Record<string, Row[]> = {};
   try {
-    for (const mode of ['single', 'batch'] as const) {
-      // The floor: minimal Fastify + XADD.
-      const minimal = fork(new URL('./minimal-server.mjs', import.meta.url), ['8101', `${PREFIX}minimal:events:raw`], { stdio: 'ignore' });
-      await new Promise<void>((resolve, reject) => {
-        minimal.once('message', () => resolve());
-        minimal.once('exit', (c) => reject(new Error(`minimal server exited ${c}`)));
-      });
-      rows.push(await drive('minimal fastify + XADD', mode, 'http://127.0.0.1:8101'));
-      await stop(minimal);
-      await clean();
-
-      // riskpipe serve-ingest, built (npm run build) and started as a user would.
-      const rp = spawn(
-        process.execPath,
-        ['bin/riskpipe', 'serve-ingest', '--port', '8102', '--host', '127.0.0.1', '--prefix', PREFIX, '--max-queue-depth', '100000000', '--log-level', 'warn'],
-        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RISKPIPE_API_KEYS: 'bench-key-123456', REDIS_URL } },
-      );
-      await waitHealthy('http://127.0.0.1:8102/health', rp);
-      rows.push(await drive('riskpipe serve-ingest', mode, 'http://127.0.0.1:8102'));
-      await stop(rp);
+    const minimal = fork(new URL('./minimal-server.mjs', import.meta.url), ['18101', `${PREFIX}minimal:events:raw`], { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      minimal.once('message', () => resolve());
+      minimal.once('exit', (c) => reject(new Error(`minimal server exited ${c}`)));
+    });
+    servers.push({ name: 'floor', port: 18101, proc: minimal });
+    for (const w of workerCounts) {
+      const port = 18102 + w;
+      const proc = startRiskpipe(port, w);
+      await waitHealthy(`http://127.0.0.1:${port}/health`, proc);
+      servers.push({ name: `riskpipe --workers ${w}`, port, proc });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of ['single', 'batch'] as const) {
+        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        for (const s of order) {
+          const row = await drive(s.name, mode, `http://127.0.0.1:${s.port}`);
+          (runs[`${s.name}|${mode}`] ??= []).push(row);
+        }
+      }
       await clean();
     }
   } finally {
+    for (const s of servers) await stop(s.proc);
     await clean();
     redis.disconnect();
   }
 
-  const single = rows.filter((r) => r.mode === 'single event');
-  const batch = rows.filter((r) => r.mode !== 'single event');
-  const singleRatio = single[1].reqPerS / single[0].reqPerS;
-  const batchRatio = batch[1].eventsPerS / batch[0].eventsPerS;
-  if (args.json) {
-    console.log(JSON.stringify({ rows, singleRatio, batchRatio }, null, 2));
-    return;
-  }
   const f = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
-  console.log(`\nbench:ingest on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${durationS}s per run\n`);
-  console.log('| server | mode | req/s | events/s | p50 ms | p99 ms | non-2xx |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.server} | ${r.mode} | ${f(r.reqPerS)} | ${f(r.eventsPerS)} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} |`);
-  console.log(`\nsingle-event ratio riskpipe / minimal: ${singleRatio.toFixed(2)} (aim >= 0.80)`);
-  console.log(`batch events/s: ${f(batch[1].eventsPerS)} (aim >= 70,000); ratio to minimal ${batchRatio.toFixed(2)}`);
+  const summary: Record<string, unknown>[] = [];
+  console.log(`\nbench:ingest on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${rounds} alternating rounds of ${durationS} s, medians`);
+  console.log(`single: ${connections} connections; batch: ${batchSize} events a request, ${batchConnections} connections\n`);
+  console.log('| server | mode | events/s | ratio to the floor (same round) | aim | p50 ms | p99 ms (aim < 10 single) | non-2xx |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const mode of ['single', 'batch'] as const) {
+    const floor = runs[`floor|${mode}`]!;
+    for (const s of servers) {
+      const rows = runs[`${s.name}|${mode}`]!;
+      const ratios = rows.map((r, i) => r.eventsPerS / floor[i]!.eventsPerS);
+      const aim = s.name === 'floor' ? '' : mode === 'single' ? '≥ 0.80' : '≥ 0.70';
+      const row = { server: s.name, mode: rows[0]!.mode, eventsPerS: median(rows.map((r) => r.eventsPerS)), ratio: median(ratios), ratios, p50Ms: median(rows.map((r) => r.p50Ms)), p99Ms: median(rows.map((r) => r.p99Ms)), non2xx: rows.reduce((a, r) => a + r.non2xx, 0) };
+      summary.push(row);
+      console.log(`| ${row.server} | ${row.mode} | ${f(row.eventsPerS)} | ${s.name === 'floor' ? '1' : `${row.ratio.toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`} | ${aim} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} |`);
+    }
+  }
+  if (workerCounts.length > 1) {
+    for (const mode of ['single', 'batch'] as const) {
+      const one = runs[`riskpipe --workers ${workerCounts[0]}|${mode}`]!;
+      for (const w of workerCounts.slice(1)) {
+        const more = runs[`riskpipe --workers ${w}|${mode}`]!;
+        const sc = median(more.map((r, i) => r.eventsPerS / one[i]!.eventsPerS));
+        console.log(`scaling ${mode}: --workers ${w} / --workers ${workerCounts[0]} = ${sc.toFixed(2)} (same rounds)`);
+      }
+    }
+  }
+  if (args.json) console.log(JSON.stringify({ rows: summary }, null, 2));
 }
 
 main().catch((err) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { CATEGORY_COMPAT_MODES } from '../screen/compat.js';
 import { ConfigError, type FieldProblem } from '../common/errors.js';
@@ -123,6 +124,11 @@ export const apiKeys = z
   .transform((s) => (s.trim() === '' ? [] : s.split(',').map((k) => k.trim())))
   .refine((keys) => keys.every((k) => k.length > 0), { error: 'a key is empty (a stray comma?)' });
 
+/** `--workers`: a count, or `auto` = one per core (os.availableParallelism()). */
+export const workerCount = z
+  .union([z.literal('auto'), z.coerce.number({ error: 'must be a number or auto' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(256, { error: 'must be at most 256' })])
+  .transform((v) => (v === 'auto' ? availableParallelism() : v));
+
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 // The catalogue: every setting, declared once -------------------------------------------------
@@ -144,6 +150,15 @@ export const SETTINGS = {
   logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'info', arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent' },
   host: { flag: 'host', env: 'RISKPIPE_HOST', schema: z.string().min(1), default: '0.0.0.0', arg: 'host', description: 'address to listen on' },
   apiKeys: { flag: 'apiKeys', env: 'RISKPIPE_API_KEYS', schema: apiKeys, default: '', arg: 'keys', description: 'comma-separated accepted API keys', defaultHelp: 'none = auth off' },
+  /** src/cli/workers.ts: N processes of one command sharing its port / consumer group. */
+  workers: {
+    flag: 'workers',
+    env: 'RISKPIPE_WORKERS',
+    schema: workerCount,
+    default: 1,
+    arg: 'n',
+    description: 'processes of this command sharing its port and consumer group, or auto = one per core; SIGTERM stops them together, a crashed one is restarted',
+  },
   // ingest
   ingestPort: port_('RISKPIPE_INGEST_PORT', 8001),
   maxQueueDepth: { flag: 'maxQueueDepth', env: 'RISKPIPE_MAX_QUEUE_DEPTH', schema: positiveInt(), default: 100_000, arg: 'n', description: 'answer 503 while events:raw has this many unconsumed entries' },
@@ -240,6 +255,7 @@ export const serveIngestSettings = {
   maxHeaderBytes: SETTINGS.maxHeaderBytes,
   shutdownGraceMs: SETTINGS.shutdownGraceMs,
   redisCommandTimeoutMs: SETTINGS.redisCommandTimeoutMs,
+  workers: SETTINGS.workers,
 } satisfies SettingsSpec;
 
 export const screenWorkerSettings = {
@@ -257,6 +273,7 @@ export const screenWorkerSettings = {
   authorWindowS: SETTINGS.authorWindowS,
   trimIntervalMs: SETTINGS.trimIntervalMs,
   categoryCompat: SETTINGS.categoryCompat,
+  workers: SETTINGS.workers,
 } satisfies SettingsSpec;
 
 /** `riskpipe send` (HTTP only: no Redis settings). */

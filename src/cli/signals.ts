@@ -2,9 +2,10 @@ import type { Logger } from '../common/logger.js';
 
 /**
  * Resolves on the first SIGTERM or SIGINT after running `close` (bounded by `deadlineMs`); a second
- * signal exits at once. Only the CLI layer touches process signals.
+ * signal exits at once. Only the CLI layer touches process signals. `signals`: which to listen
+ * for (a worker of `--workers` listens for SIGTERM only: src/cli/workers.ts).
  */
-export function untilSignal(close: () => Promise<void>, log: Logger, deadlineMs = 25_000): Promise<void> {
+export function untilSignal(close: () => Promise<void>, log: Logger, deadlineMs = 25_000, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -23,13 +24,13 @@ export function untilSignal(close: () => Promise<void>, log: Logger, deadlineMs 
         .catch((err) => log.error({ err }, 'error during shutdown'))
         .finally(() => {
           clearTimeout(timer);
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
+          for (const s of signals) process.off(s, onSignal);
           log.info('stopped');
           resolve();
         });
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const s of signals) process.on(s, onSignal);
+    // A worker ignores SIGINT rather than dying of it (Node's default) — its supervisor decides.
+    if (!signals.includes('SIGINT')) process.on('SIGINT', () => {});
   });
 }

@@ -86,6 +86,10 @@ class ExactRows {
     // exactSearch answers with row numbers; map them back to index keys.
     return { keys: Array.from(m.keys, (row) => this.keys[Number(row)]), distances: m.distances };
   }
+  /** Rows [from, rows) as (keys, flat vectors): what the graph has not been given yet. */
+  since(from: number): { keys: BigUint64Array; data: Float32Array } {
+    return { keys: this.keys.slice(from, this.rows), data: this.data.slice(from * this.dim, this.rows * this.dim) };
+  }
   toBuffer(): Buffer {
     return Buffer.concat([Buffer.from(this.keys.buffer, 0, this.rows * 8), Buffer.from(this.data.buffer, 0, this.rows * this.dim * 4)]);
   }
@@ -116,6 +120,13 @@ export class UsearchIndex implements VectorIndex {
   private readonly exactMaxVectors: number;
   /** Present while size() <= exactMaxVectors. */
   private exact: ExactRows | undefined;
+  /**
+   * Rows of `exact` already inserted into the graph. While searches are exact the graph is not
+   * kept up to date: inserting one vector into it costs 50–800 µs here (bench/knn-crossover.ts),
+   * which every escalation the screener learns would pay for nothing. It is built in one
+   * multi-threaded batch when the index outgrows exact search (or is saved).
+   */
+  private graphRows = 0;
 
   constructor(
     readonly dim: number,
@@ -153,16 +164,29 @@ export class UsearchIndex implements VectorIndex {
       keys[i] = this.nextKey + BigInt(i);
       flat.set(item.vector, i * this.dim);
     });
-    // A single vector is inserted on the calling thread (threads = 1): no thread start-up per add.
-    this.index.add(keys, flat, fresh.length === 1 ? 1 : threads);
+    const lazy = this.exact !== undefined && this.metas.size + fresh.length <= this.exactMaxVectors;
+    if (!lazy) {
+      this.syncGraph(threads);
+      // A single vector is inserted on the calling thread (threads = 1): no thread start-up per add.
+      this.index.add(keys, flat, fresh.length === 1 ? 1 : threads);
+    }
     fresh.forEach((item, i) => {
       this.metas.set(keys[i], { ...item.meta, id: item.id });
       this.keys.set(item.id, keys[i]);
       this.exact?.push(keys[i], item.vector);
     });
+    if (!lazy && this.exact) this.graphRows = this.exact.rows;
     this.nextKey += BigInt(fresh.length);
     // Past the threshold the graph answers alone; the copy is dropped for good (ids only grow).
     if (this.metas.size > this.exactMaxVectors) this.exact = undefined;
+  }
+
+  /** Gives the graph the exact rows it has not been given yet (one batch, every core by default). */
+  private syncGraph(threads = 0): void {
+    if (!this.exact || this.graphRows === this.exact.rows) return;
+    const { keys, data } = this.exact.since(this.graphRows);
+    this.index.add(keys, data, keys.length === 1 ? 1 : threads);
+    this.graphRows = this.exact.rows;
   }
 
   /** Checks sizes and drops ids already present (or repeated within the batch). */
@@ -197,6 +221,7 @@ export class UsearchIndex implements VectorIndex {
 
   /** Vectors the native index has room for before it grows again. */
   capacity(): number {
+    this.syncGraph();
     return this.index.capacity();
   }
 
@@ -211,6 +236,7 @@ export class UsearchIndex implements VectorIndex {
    * file and a rename, so a crash mid-save leaves the previous copy readable.
    */
   save(path: string): void {
+    this.syncGraph();
     const sidecar: Sidecar = {
       format: 1,
       dim: this.dim,
@@ -248,6 +274,7 @@ export class UsearchIndex implements VectorIndex {
     const rowsFile = `${path}.rows.f32`;
     const fits = sidecar.exactRows === idx.metas.size && idx.metas.size <= idx.exactMaxVectors;
     idx.exact = fits && existsSync(rowsFile) ? ExactRows.fromBuffer(sidecar.dim, idx.metas.size, readFileSync(rowsFile), rowsFile) : undefined;
+    idx.graphRows = idx.exact?.rows ?? 0;
     return idx;
   }
 }

@@ -1,7 +1,7 @@
 import { createLogger } from '../../common/logger.js';
 import { startScreenService } from '../../screen/service.js';
 import { resolveSettings, screenWorkerSettings } from '../settings.js';
-import { untilSignal } from '../signals.js';
+import { runWorkers, workerConsumerName } from '../workers.js';
 import { loadScreener } from './screen.js';
 
 // Declared once, in ../settings.ts.
@@ -10,7 +10,9 @@ export { screenWorkerSettings };
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(screenWorkerSettings, flags, env);
   const log = createLogger({ level: cfg.logLevel });
-  const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-screen', env);
-  const service = await startScreenService(cfg, log, () => loadScreener(cfg, log), tracing);
-  await untilSignal(() => service.close(), log);
+  await runWorkers({ workers: cfg.workers, log }, async (log, w) => {
+    const c = { ...cfg, consumer: workerConsumerName(cfg.consumer, w) };
+    const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-screen', env);
+    return startScreenService(c, log, () => loadScreener(c, log), tracing);
+  });
 }

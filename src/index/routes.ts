@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { batchRoute } from '../common/batch-route.js';
 import { RiskpipeError } from '../common/errors.js';
 import { makeApiKeyCheck } from '../common/http.js';
 import type { Store } from '../store/index.js';
@@ -75,13 +76,7 @@ export function indexRoutes(opts: IndexRoutesOptions): FastifyPluginAsync {
       return { ...ev, delivery_attempts: await opts.store.attempts(req.params.id) };
     });
 
-    if (opts.batchRoute !== false) {
-      app.get<{ Params: { id: string } }>('/v1/batches/:id', async (req) => {
-        const status = await opts.bus.batchStatus(req.params.id);
-        if (!status) throw new RiskpipeError('RP_ERR_NOT_FOUND', `No batch ${JSON.stringify(req.params.id)} (unknown, or its counters expired)`);
-        return status;
-      });
-    }
+    if (opts.batchRoute !== false) await app.register(batchRoute(opts.bus));
 
     app.get<{ Querystring: { stage?: string; limit?: string } }>('/v1/deadletters', { onRequest: requireKey }, async (req) => {
       const q = z.object({ stage: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }).safeParse(req.query);

@@ -1,3 +1,4 @@
+import { batchRoute } from '../common/batch-route.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Tracing } from '../common/trace.js';
@@ -28,6 +29,8 @@ export interface IngestConfig {
   retryAfterS?: number;
   /** JSON depth and metadata size limits (src/common/limits.ts has the defaults). */
   limits?: Partial<InputLimits>;
+  /** Serve GET /v1/batches/:id (the batch counters). Default true; off where another stage of the process serves it. */
+  batchRoute?: boolean;
 }
 
 export interface IngestDeps {
@@ -115,6 +118,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   };
 
   const routes: FastifyPluginAsync = async (app) => {
+    if (cfg.batchRoute !== false) await app.register(batchRoute(bus));
     app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
       const started = performance.now();
       const [checked] = pipeline.validate([req.body]);

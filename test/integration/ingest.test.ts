@@ -422,3 +422,20 @@ describe('Redis down and back', () => {
     }
   });
 });
+
+describe('GET /v1/batches/:id on the ingest service', () => {
+  it('reports a batch request’s counters (total, queued; nothing screened yet) and 404 for an unknown id', async () => {
+    const { app } = await makeApp();
+    const first = event();
+    const res = await post(app, '/v1/events/ingest-batch', { events: [first, event(), { ...first, event_id: 'dup-of-first' }, { content: '' }] });
+    expect(res.statusCode).toBe(200);
+    const { batch_id } = res.json() as { batch_id: string };
+    const status = await app.inject({ method: 'GET', url: `/v1/batches/${batch_id}` });
+    expect(status.statusCode).toBe(200);
+    expect(status.json()).toMatchObject({ batch_id, total: 4, queued: 2, screened: 0, low_risk: 0, escalated: 0, indexed: 0, dead_lettered: 0, completed: false });
+    const unknown = await app.inject({ method: 'GET', url: '/v1/batches/no-such-batch' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'RP_ERR_NOT_FOUND' });
+    await app.close();
+  });
+});

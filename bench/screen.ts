@@ -22,7 +22,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createConsumerRedis } from '../src/common/redis.js';
 import { traceparentFor } from '../src/common/trace.js';
-import { STREAM_SCHEMA_VERSION, streamNames, type Event } from '../src/models/index.js';
+import { STREAM_SCHEMA_VERSION, type Event } from '../src/models/index.js';
+import { streamNames } from '../src/stream/keys.js';
+import { RedisBus } from '../src/stream/redis/bus.js';
 import { createEmbedder } from '../src/embed/index.js';
 import type { Embedder } from '../src/screen/types.js';
 import { ScreenWorker, type ScreenFn } from '../src/screen/worker.js';
@@ -204,7 +206,8 @@ async function pipeline(kind: 'hash' | 'onnx', n: number, rounds: number, modelD
       prefixes.push(prefix);
       const streams = streamNames(prefix);
       await fill(admin, streams.raw, next(), n);
-      const worker = new ScreenWorker({ redis, blockingRedis, screener, threshold, learnMaxSimilarity, prefix, batchSize, concurrency, blockMs: 50 });
+      const bus = RedisBus.connect({ redisUrl: REDIS_URL, role: 'consumer', prefix });
+      const worker = new ScreenWorker({ bus, screener, threshold, learnMaxSimilarity, batchSize, concurrency, blockMs: 50 });
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await worker.start();
@@ -220,6 +223,7 @@ async function pipeline(kind: 'hash' | 'onnx', n: number, rounds: number, modelD
       routed.reasoning_queue += snap.routed.reasoning_queue;
       routed.low_risk += snap.routed.low_risk;
       await worker.close();
+      await bus.close();
       await clean(admin, prefix);
       const rawAfter = await rawEmbed(embedder, next(), n);
       perRound.push({

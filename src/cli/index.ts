@@ -1,5 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { RiskpipeError, ConfigError } from '../common/errors.js';
+import { batchSettings, dlqSettings, indexWorkerSettings, migrateSettings, searchSettings } from './index-settings.js';
+import { addSettingOptions, explainSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
 
 /**
  * The `riskpipe` command line. Each command's module is imported only when that command runs, so
@@ -11,98 +13,79 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run with --help for usage)');
 
-  const shared = (cmd: Command) =>
-    cmd
-      .option('--redis-url <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
-      .option('--prefix <prefix>', 'prefix before every Redis key and stream name (env RISKPIPE_PREFIX; default none)')
-      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default info)');
-
-  shared(
-    program
-      .command('serve-ingest')
-      .description('HTTP ingestion API: validate, deduplicate and queue events into events:raw (port 8001)')
-      .option('--host <host>', 'address to listen on (env RISKPIPE_HOST; default 0.0.0.0)')
-      .option('--port <port>', 'port (env RISKPIPE_INGEST_PORT or PORT; default 8001)')
-      .option('--api-keys <keys>', 'comma-separated accepted API keys (env RISKPIPE_API_KEYS; none = auth off)')
-      .option('--max-queue-depth <n>', 'answer 503 while events:raw has this many unconsumed entries (env RISKPIPE_MAX_QUEUE_DEPTH; default 100000)')
-      .option('--dedup-window-s <s>', 'seconds a repeated event counts as duplicate (env RISKPIPE_DEDUP_WINDOW_S; default 3600)')
-      .option('--max-batch-size <n>', 'most events per batch request (env RISKPIPE_MAX_BATCH_SIZE; default 500)')
-      .option('--body-limit-bytes <n>', 'largest request body (env RISKPIPE_BODY_LIMIT_BYTES; default 16777216)'),
+  // Options come from the settings catalogue (settings.ts): flag, env, default and help text are
+  // declared there once. What is left here are a command's inputs (files, texts, output switches).
+  addSettingOptions(
+    program.command('serve-ingest').description('HTTP ingestion API: validate, deduplicate and queue events into events:raw (port 8001)'),
+    serveIngestSettings,
   ).action(async (opts) => (await import('./commands/serve-ingest.js')).run(opts, process.env));
 
   // No Redis options: send only talks HTTP to serve-ingest.
-  program
-    .command('send')
-    .description('send events to serve-ingest from a JSONL/JSON file, stdin or --text')
-    .option('-f, --file <path>', 'events as JSON Lines, a JSON array, or - for stdin')
-    .option('-t, --text <text>', 'send one message with generated ids')
-    .option('--platform <platform>', 'platform for --text (default web_chat)')
-    .option('--author <id>', 'author_id/user_id for --text (default cli-user)')
-    .option('--url <url>', 'ingest API base URL (env RISKPIPE_URL; default http://127.0.0.1:8001)')
-    .option('--api-key <key>', 'API key (env RISKPIPE_API_KEY)')
-    .option('--batch-size <n>', 'events per batch request (default 200; at most 500, the server\'s limit)')
-    .option('--concurrency <n>', 'requests in flight (default 4)')
-    .option('--max-retries <n>', 'retries of a request answered 503 or not answered, with backoff honoring Retry-After (default 8)')
+  addSettingOptions(
+    program
+      .command('send')
+      .description('send events to serve-ingest from a JSONL/JSON file, stdin or --text')
+      .option('-f, --file <path>', 'events as JSON Lines, a JSON array, or - for stdin')
+      .option('-t, --text <text>', 'send one message with generated ids'),
+    sendSettings,
+  )
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar')
     .action(async (opts) => (await import('./commands/send.js')).run(opts, process.env));
 
-  shared(
-    program
-      .command('tail-stream <stream>')
-      .description('print entries of a stream as they arrive, e.g. events:low_risk (the prefix is added)')
-      .option('--json', 'one JSON object per line')
-      .option('--from-start', 'start at the first entry instead of new ones')
-      .option('-n, --count <n>', 'stop after this many entries')
-      .option('--block-ms <ms>', 'how long one read waits (default 5000)'),
+  addSettingOptions(
+    program.command('tail-stream <stream>').description('print entries of a stream as they arrive, e.g. events:low_risk (the prefix is added)'),
+    tailSettings,
   ).action(async (stream, opts) => (await import('./commands/tail-stream.js')).run(stream, opts, process.env));
 
-  const scoring = (cmd: Command) =>
-    cmd
-      .option('--embedder <kind>', 'hash|onnx (env RISKPIPE_EMBEDDER; default hash)')
-      .option('--model-dir <dir>', 'ONNX sentence model directory (env RISKPIPE_MODEL_DIR)')
-      .option('--threshold <score>', 'route to the reasoning queue at or above this score, 0-1 (env SCREENING_THRESHOLD; default the policy\'s, 0.7)')
-      .option('--neighbors <when>', 'always|when-evidence: search nearest exemplars for every event, or only where a rule found evidence (faster, same routing; env RISKPIPE_NEIGHBORS; default always)');
-
-  shared(
-    scoring(
-      program
-        .command('screen-worker')
-        .description('screening worker: consume events:raw, score, route to events:reasoning_queue / events:low_risk; HTTP API (port 8002)')
-        .option('--host <host>', 'address to listen on (env RISKPIPE_HOST; default 0.0.0.0)')
-        .option('--port <port>', 'port (env RISKPIPE_SCREEN_PORT; default 8002)')
-        .option('--api-keys <keys>', 'comma-separated accepted API keys for POST /v1/risk/screen (env RISKPIPE_API_KEYS; none = auth off)')
-        .option('--consumer <name>', 'consumer name in the group (env RISKPIPE_CONSUMER; default hostname-pid-random)')
-        .option('--claim-idle-ms <ms>', 'claim entries pending this long from other consumers (env RISKPIPE_CLAIM_IDLE_MS; default 30000)')
-        .option('--max-deliveries <n>', 'dead-letter an entry delivered more often than this (env RISKPIPE_MAX_DELIVERIES; default 5)')
-        .option('--batch-size <n>', 'entries per read and per scoring batch (env RISKPIPE_BATCH_SIZE; default 64)')
-        .option('--block-ms <ms>', 'how long one read waits for new entries (env RISKPIPE_BLOCK_MS; default 2000)')
-        .option('--concurrency <n>', 'batches scored at once (env RISKPIPE_SCREEN_CONCURRENCY; default 2)')
-        .option('--author-window-s <s>', 'window of the per-author message counts (env RISKPIPE_AUTHOR_WINDOW_S; default 60)')
-        .option('--trim-interval-ms <ms>', 'trim acknowledged entries from events:raw this often, 0 = never (env RISKPIPE_TRIM_INTERVAL_MS; default 0)'),
-    ),
+  addSettingOptions(
+    program
+      .command('screen-worker')
+      .description('screening worker: consume events:raw, score, route to events:reasoning_queue / events:low_risk; HTTP API (port 8002)'),
+    screenWorkerSettings,
   ).action(async (opts) => (await import('./commands/screen-worker.js')).run(opts, process.env));
 
-  scoring(
+  addSettingOptions(
     program
       .command('screen')
       .description('score events offline (no Redis): JSON Lines of events or {"event_id", "content"}; prints each verdict and where it would be routed')
       .option('-f, --file <path>', 'JSON Lines input, or - for stdin')
-      .option('--json', 'one JSON object per input line')
-      .option('--prefix <prefix>', 'stream prefix shown in routed_to (env RISKPIPE_PREFIX)')
-      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
+      .option('--json', 'one JSON object per input line'),
+    screenSettings,
   ).action(async (opts) => (await import('./commands/screen.js')).run(opts, process.env));
 
-  scoring(
+  addSettingOptions(
     program
       .command('explain')
       .description('the full breakdown of one verdict: signals, neighbours, category scores, thresholds')
       .option('-t, --text <text>', 'the message to explain')
       .option('-f, --file <path>', 'one event as JSON, or - for stdin')
-      .option('--json', 'print the breakdown as JSON')
-      .option('--prefix <prefix>', 'stream prefix shown in routed_to (env RISKPIPE_PREFIX)')
-      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default warn)'),
+      .option('--json', 'print the breakdown as JSON'),
+    explainSettings,
   ).action(async (opts) => (await import('./commands/explain.js')).run(opts, process.env));
+
+  // Stage 3: settings in index-settings.ts, commands in commands/{index-worker,migrate,search,batch,dlq}.ts.
+  addSettingOptions(
+    program.command('index-worker').description('index worker: consume events:reasoning_queue, write incidents, the vector index and Postgres; search API (port 8003)'),
+    indexWorkerSettings,
+  ).action(async (opts) => (await import('./commands/index-worker.js')).run(opts, process.env));
+
+  addSettingOptions(program.command('migrate').description("apply the store's pending schema migrations (index-worker also does at start-up)"), migrateSettings).action(async (opts) =>
+    (await import('./commands/migrate.js')).run(opts, process.env),
+  );
+
+  addSettingOptions(program.command('search <query>').description('semantic search over indexed events, e.g. riskpipe search "threats against moderators" --platform discord'), searchSettings).action(
+    async (query, opts) => (await import('./commands/search.js')).run(query, opts, process.env),
+  );
+
+  addSettingOptions(program.command('batch <id>').description('progress of an ingest batch: queued, screened, low risk, escalated, indexed, dead-lettered, completed'), batchSettings).action(
+    async (id, opts) => (await import('./commands/batch.js')).run(id, opts, process.env),
+  );
+
+  addSettingOptions(
+    program.command('dlq <action> [ids...]').description('dead-lettered entries: list | show <id...> | replay <id...>|--stage|--all | purge <id...>|--stage|--all --yes'),
+    dlqSettings,
+  ).action(async (action, ids, opts) => (await import('./commands/dlq.js')).run(action, ids, opts, process.env));
 
   return program;
 }

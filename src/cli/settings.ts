@@ -1,9 +1,16 @@
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError, type FieldProblem } from '../common/errors.js';
+import { Platform } from '../models/index.js';
+import { MAX_BATCH_SIZE } from './send/send.js';
 
 /**
  * A setting read from a flag, else an environment variable, else its default. Only the CLI layer
  * reads argv and process.env; library code is handed the typed result.
+ *
+ * Each setting is declared once (the catalogue below): its flag, env, default, description and
+ * zod type give the commander option and its help text (addSettingOptions), the validated config
+ * (resolveSettings) and the error messages (`setting (--flag / ENV): message (got …)`).
  */
 export interface Setting<T extends z.ZodType = z.ZodType> {
   /** commander's camelCase option key, e.g. "maxQueueDepth" for --max-queue-depth */
@@ -11,6 +18,14 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
   env?: string;
   schema: T;
   default?: z.input<T>;
+  /** Help text, without the env and default (they are added). */
+  description?: string;
+  /** The value's name in the help, e.g. "ms" in `--block-ms <ms>`; none = a boolean switch. */
+  arg?: string;
+  /** A one-letter alias, e.g. "n" for -n. */
+  short?: string;
+  /** How the default reads in the help when it is not the literal value (e.g. "the policy's, 0.7"). */
+  defaultHelp?: string;
 }
 
 export type SettingsSpec = Record<string, Setting>;
@@ -23,6 +38,24 @@ function kebab(s: string): string {
 /** Where a setting comes from, for error messages: "--port / RISKPIPE_PORT". */
 export function settingSources(s: Setting): string {
   return [s.flag ? `--${kebab(s.flag)}` : null, s.env].filter(Boolean).join(' / ');
+}
+
+/** The help line of a setting: its description, then `(env X; default Y)`. */
+export function settingHelp(s: Setting): string {
+  const def = s.defaultHelp ?? (s.default === undefined || s.default === '' ? undefined : String(s.default));
+  const tail = [s.env ? `env ${s.env}` : null, def !== undefined ? `default ${def}` : null].filter(Boolean).join('; ');
+  return tail ? `${s.description ?? ''} (${tail})`.trim() : (s.description ?? '');
+}
+
+/** Adds a commander option for every setting of `spec` that has a flag. */
+export function addSettingOptions(cmd: Command, spec: SettingsSpec): Command {
+  for (const s of Object.values(spec)) {
+    if (!s.flag) continue;
+    const long = `--${kebab(s.flag)}`;
+    const flags = `${s.short ? `-${s.short}, ` : ''}${long}${s.arg ? ` <${s.arg}>` : ''}`;
+    cmd.option(flags, settingHelp(s));
+  }
+  return cmd;
 }
 
 export function resolveSettings<S extends SettingsSpec>(spec: S, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Resolved<S> {
@@ -87,9 +120,143 @@ export const apiKeys = z
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+// The catalogue: every setting, declared once -------------------------------------------------
+
+const port_ = (env: string, def: number) => ({ flag: 'port', env, schema: port, default: def, arg: 'port', description: 'port' }) satisfies Setting;
+
+export const SETTINGS = {
+  redisUrl: { flag: 'redisUrl', env: 'REDIS_URL', schema: redisUrl, default: 'redis://127.0.0.1:6379', arg: 'url', description: 'Redis URL' },
+  prefix: { flag: 'prefix', env: 'RISKPIPE_PREFIX', schema: prefix, default: '', arg: 'prefix', description: 'prefix before every Redis key and stream name', defaultHelp: 'none' },
+  hashTag: {
+    flag: 'hashTag',
+    env: 'RISKPIPE_HASH_TAG',
+    schema: z.string().regex(/^[A-Za-z0-9_.:\-]*$/, { error: 'may use only letters, digits and _ . : -' }).max(50),
+    default: '',
+    arg: 'tag',
+    description: 'Redis Cluster hash tag put in every key ({tag}), so each script touches one slot',
+    defaultHelp: 'none',
+  },
+  logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'info', arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent' },
+  host: { flag: 'host', env: 'RISKPIPE_HOST', schema: z.string().min(1), default: '0.0.0.0', arg: 'host', description: 'address to listen on' },
+  apiKeys: { flag: 'apiKeys', env: 'RISKPIPE_API_KEYS', schema: apiKeys, default: '', arg: 'keys', description: 'comma-separated accepted API keys', defaultHelp: 'none = auth off' },
+  // ingest
+  ingestPort: port_('RISKPIPE_INGEST_PORT', 8001),
+  maxQueueDepth: { flag: 'maxQueueDepth', env: 'RISKPIPE_MAX_QUEUE_DEPTH', schema: positiveInt(), default: 100_000, arg: 'n', description: 'answer 503 while events:raw has this many unconsumed entries' },
+  dedupWindowS: { flag: 'dedupWindowS', env: 'RISKPIPE_DEDUP_WINDOW_S', schema: positiveInt(365 * 24 * 3600), default: 3600, arg: 's', description: 'seconds a repeated event counts as duplicate' },
+  maxBatchSize: { flag: 'maxBatchSize', env: 'RISKPIPE_MAX_BATCH_SIZE', schema: positiveInt(10_000), default: 500, arg: 'n', description: 'most events per batch request' },
+  bodyLimitBytes: { flag: 'bodyLimitBytes', env: 'RISKPIPE_BODY_LIMIT_BYTES', schema: positiveInt(1024 * 1024 * 1024), default: 16 * 1024 * 1024, arg: 'n', description: 'largest request body' },
+  // consumers
+  screenPort: port_('RISKPIPE_SCREEN_PORT', 8002),
+  consumer: {
+    flag: 'consumer',
+    env: 'RISKPIPE_CONSUMER',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@\-]+$/, { error: 'may use only letters, digits and _ . : @ -' })
+      .max(200)
+      .optional(),
+    arg: 'name',
+    description: 'consumer name in the group',
+    defaultHelp: 'hostname-pid-random',
+  },
+  claimIdleMs: { flag: 'claimIdleMs', env: 'RISKPIPE_CLAIM_IDLE_MS', schema: positiveInt(24 * 3600 * 1000), default: 30_000, arg: 'ms', description: 'claim entries pending this long from other consumers' },
+  maxDeliveries: { flag: 'maxDeliveries', env: 'RISKPIPE_MAX_DELIVERIES', schema: positiveInt(1000), default: 5, arg: 'n', description: 'dead-letter an entry delivered more often than this' },
+  batchSize: { flag: 'batchSize', env: 'RISKPIPE_BATCH_SIZE', schema: positiveInt(10_000), default: 64, arg: 'n', description: 'entries per read and per scoring batch' },
+  blockMs: { flag: 'blockMs', env: 'RISKPIPE_BLOCK_MS', schema: positiveInt(60_000), default: 2000, arg: 'ms', description: 'how long one read waits for new entries' },
+  screenConcurrency: { flag: 'concurrency', env: 'RISKPIPE_SCREEN_CONCURRENCY', schema: positiveInt(64), default: 2, arg: 'n', description: 'batches scored at once' },
+  authorWindowS: { flag: 'authorWindowS', env: 'RISKPIPE_AUTHOR_WINDOW_S', schema: positiveInt(24 * 3600), default: 60, arg: 's', description: 'window of the per-author message counts' },
+  trimIntervalMs: { flag: 'trimIntervalMs', env: 'RISKPIPE_TRIM_INTERVAL_MS', schema: nonNegativeInt(24 * 3600 * 1000), default: 0, arg: 'ms', description: 'trim acknowledged entries from events:raw this often, 0 = never' },
+  // scoring
+  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash', arg: 'kind', description: 'hash|onnx' },
+  modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional(), arg: 'dir', description: 'ONNX sentence model directory' },
+  /** An override of the policy's screening threshold: it goes into the policy, which is the one place the threshold lives. */
+  threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional(), arg: 'score', description: 'route to the reasoning queue at or above this score, 0-1', defaultHelp: "the policy's, 0.7" },
+  /** "when-evidence" searches neighbours only for events a rule found something in: much faster on benign traffic, same routing. */
+  neighbors: {
+    flag: 'neighbors',
+    env: 'RISKPIPE_NEIGHBORS',
+    schema: z.enum(['always', 'when-evidence'], { error: 'must be always or when-evidence' }),
+    default: 'always',
+    arg: 'when',
+    description: 'always|when-evidence: search nearest exemplars for every event, or only where a rule found evidence (faster, same routing)',
+  },
+} satisfies SettingsSpec;
+
 /** Settings every Redis-backed command shares. */
 export const sharedSettings = {
-  redisUrl: { flag: 'redisUrl', env: 'REDIS_URL', schema: redisUrl, default: 'redis://127.0.0.1:6379' },
-  prefix: { flag: 'prefix', env: 'RISKPIPE_PREFIX', schema: prefix, default: '' },
-  logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'info' },
+  redisUrl: SETTINGS.redisUrl,
+  prefix: SETTINGS.prefix,
+  hashTag: SETTINGS.hashTag,
+  logLevel: SETTINGS.logLevel,
 } satisfies SettingsSpec;
+
+/** Settings of every command that scores: which embedder, which model, which threshold. */
+export const scoringSettings = {
+  embedder: SETTINGS.embedder,
+  modelDir: SETTINGS.modelDir,
+  threshold: SETTINGS.threshold,
+  neighbors: SETTINGS.neighbors,
+} satisfies SettingsSpec;
+
+export const serveIngestSettings = {
+  ...sharedSettings,
+  host: SETTINGS.host,
+  port: { ...SETTINGS.ingestPort, defaultHelp: '8001; PORT is read too' },
+  apiKeys: SETTINGS.apiKeys,
+  maxQueueDepth: SETTINGS.maxQueueDepth,
+  dedupWindowS: SETTINGS.dedupWindowS,
+  maxBatchSize: SETTINGS.maxBatchSize,
+  bodyLimitBytes: SETTINGS.bodyLimitBytes,
+} satisfies SettingsSpec;
+
+export const screenWorkerSettings = {
+  ...sharedSettings,
+  ...scoringSettings,
+  host: SETTINGS.host,
+  port: SETTINGS.screenPort,
+  apiKeys: { ...SETTINGS.apiKeys, description: 'comma-separated accepted API keys for POST /v1/risk/screen' },
+  consumer: SETTINGS.consumer,
+  claimIdleMs: SETTINGS.claimIdleMs,
+  maxDeliveries: SETTINGS.maxDeliveries,
+  batchSize: SETTINGS.batchSize,
+  blockMs: SETTINGS.blockMs,
+  concurrency: SETTINGS.screenConcurrency,
+  authorWindowS: SETTINGS.authorWindowS,
+  trimIntervalMs: SETTINGS.trimIntervalMs,
+} satisfies SettingsSpec;
+
+/** `riskpipe send` (HTTP only: no Redis settings). */
+export const sendSettings = {
+  url: { flag: 'url', env: 'RISKPIPE_URL', schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }), default: 'http://127.0.0.1:8001', arg: 'url', description: 'ingest API base URL' },
+  apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().optional(), arg: 'key', description: 'API key' },
+  // Larger values are capped rather than refused: the server's limit is what matters.
+  batchSize: { flag: 'batchSize', schema: positiveInt().transform((n) => Math.min(n, MAX_BATCH_SIZE)), default: 200, arg: 'n', description: `events per batch request (at most ${MAX_BATCH_SIZE}, the server's limit)` },
+  concurrency: { flag: 'concurrency', schema: positiveInt(64), default: 4, arg: 'n', description: 'requests in flight' },
+  maxRetries: { flag: 'maxRetries', schema: nonNegativeInt(100), default: 8, arg: 'n', description: 'retries of a request answered 503 or not answered, with backoff honoring Retry-After' },
+  // The event model's own schema: case-insensitive, and its error lists the allowed platforms.
+  platform: { flag: 'platform', schema: Platform, default: 'web_chat', arg: 'platform', description: 'platform for --text' },
+  author: { flag: 'author', schema: z.string().trim().min(1, { error: 'must not be empty' }), default: 'cli-user', arg: 'id', description: 'author_id/user_id for --text' },
+} satisfies SettingsSpec;
+
+/** `riskpipe tail-stream`. */
+export const tailSettings = {
+  redisUrl: SETTINGS.redisUrl,
+  prefix: SETTINGS.prefix,
+  hashTag: SETTINGS.hashTag,
+  count: { flag: 'count', schema: nonNegativeInt().optional(), arg: 'n', short: 'n', description: 'stop after this many entries' },
+  blockMs: { flag: 'blockMs', schema: positiveInt(60_000), default: 5000, arg: 'ms', description: 'how long one read waits' },
+  json: { flag: 'json', schema: z.boolean(), default: false, description: 'one JSON object per line' },
+  fromStart: { flag: 'fromStart', schema: z.boolean(), default: false, description: 'start at the first entry instead of new ones' },
+} satisfies SettingsSpec;
+
+const quietLogLevel = { ...SETTINGS.logLevel, default: 'warn' } satisfies Setting;
+
+/** `riskpipe screen` (offline: the prefix only names the stream in routed_to). */
+export const screenSettings = {
+  ...scoringSettings,
+  prefix: { ...SETTINGS.prefix, description: 'stream prefix shown in routed_to' },
+  logLevel: quietLogLevel,
+} satisfies SettingsSpec;
+
+/** `riskpipe explain`. */
+export const explainSettings = screenSettings;

@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   RP_ERR_TRANSIENT: { status: 503, retryable: true, message: 'Temporary failure' },
   RP_ERR_INTERNAL: { status: 500, retryable: false, message: 'Internal error' },
   RP_ERR_CLI_INPUT: { status: 400, retryable: false, message: 'Invalid input' },
+  // Stage 3's dependencies (LLM, embeddings endpoint, vector index, database).
+  RP_ERR_UPSTREAM_UNAVAILABLE: { status: 503, retryable: true, message: 'A service this stage depends on is unavailable' },
+  RP_ERR_UPSTREAM_INVALID: { status: 503, retryable: true, message: 'A service this stage depends on gave an answer that does not validate' },
+  RP_ERR_UPSTREAM_REJECTED: { status: 502, retryable: false, message: 'A service this stage depends on rejected the request' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
 
 export type { Redis };
 
@@ -51,4 +52,23 @@ export async function deleteKeysByPrefix(redis: Redis, prefix: string): Promise<
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
+}
+
+/**
+ * The one "log each distinct Redis problem once" listener: ioredis reports every failed
+ * reconnect, so a Redis that is away for a minute would fill the log. Each connection of a
+ * process shares the memory of the last problem; "restored" is logged once it is back.
+ */
+export function logRedisProblems(conns: Redis[], log: Logger, consequence: string): void {
+  let last = '';
+  for (const r of conns) {
+    r.on('error', (err: Error) => {
+      if (err.message !== last) log.warn({ err }, `redis connection problem; ${consequence}`);
+      last = err.message;
+    });
+    r.on('ready', () => {
+      if (last) log.info('redis connection restored');
+      last = '';
+    });
+  }
 }

@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
-import { closeConnectionsOnShutdown, installErrorHandling, makeApiKeyCheck } from '../common/http.js';
+import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { traceparentFor } from '../common/trace.js';
-import { parseEvent, type BatchItemResult, type BatchResponse, type Event, type FieldError, type IngestResponse } from '../models/index.js';
+import type { Stage, StageStatus } from '../common/stage.js';
+import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
+import { buildStagesApp } from '../common/stages-app.js';
+import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
-import { IngestQueue } from './queue.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
+import { IngestPipeline, type Checked } from './pipeline.js';
 
-export interface IngestAppOptions {
-  redis: Redis;
-  /** The raw stream's full name, prefix included. */
-  stream: string;
-  /** Put before dedup keys. Default "". */
-  prefix?: string;
+export interface IngestConfig {
   /** Accepted API keys; empty turns authentication off. */
   apiKeys?: string[];
   /** Default 100000. */
@@ -26,20 +20,19 @@ export interface IngestAppOptions {
   dedupWindowS?: number;
   /** Most events in one batch request. Default 500. */
   maxBatchSize?: number;
-  /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
-  bodyLimitBytes?: number;
   /** Seconds a client is told to wait on 503. Default 5. */
   retryAfterS?: number;
+}
+
+export interface IngestDeps {
+  /** A producer bus: it fails fast while it cannot reach its store. */
+  bus: Bus;
   log?: Logger;
 }
 
-/** Where a batch of client events is split into the ones to queue and the ones to report. */
-interface Checked {
-  index: number;
-  event?: Event;
-  eventId: string | null;
-  detail?: string;
-  errors?: FieldError[];
+export interface IngestAppOptions extends IngestConfig, IngestDeps {
+  /** Largest request body. Default 16 MiB (a full batch of long messages fits). */
+  bodyLimitBytes?: number;
 }
 
 function rejectionReason(errors: FieldError[]): string {
@@ -49,123 +42,36 @@ function rejectionReason(errors: FieldError[]): string {
   return `invalid_${(first.path.split('.')[0] || 'body').replace(/[^a-z_]/g, '')}`;
 }
 
-function clientEventId(raw: unknown): string | null {
-  if (raw && typeof raw === 'object' && typeof (raw as { event_id?: unknown }).event_id === 'string') return (raw as { event_id: string }).event_id;
-  return null;
-}
-
 /**
- * The ingest HTTP app, built without listening so that tests can `inject()` into it. The caller
- * owns `redis` and closes it after `app.close()`.
+ * The ingest stage: its routes (POST /v1/events/ingest, /v1/events/ingest-batch, the OpenAPI
+ * document) and its status for the ops plugin. The steps are in pipeline.ts. The caller owns
+ * the bus.
  */
-export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
-  const log = (opts.log ?? silentLogger).child({ component: 'ingest' });
-  const maxBatchSize = opts.maxBatchSize ?? 500;
-  const retryAfterS = opts.retryAfterS ?? 5;
-  const queue = new IngestQueue(opts.redis, {
-    stream: opts.stream,
-    prefix: opts.prefix,
-    maxQueueDepth: opts.maxQueueDepth,
-    dedupWindowS: opts.dedupWindowS,
-  });
-  const metrics = createIngestMetrics(() => queue.depth());
-  const requireKey = makeApiKeyCheck(opts.apiKeys ?? []);
+export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Stage {
+  const log = (deps.log ?? silentLogger).child({ component: 'ingest' });
+  const bus = deps.bus;
+  const maxBatchSize = cfg.maxBatchSize ?? 500;
+  const retryAfterS = cfg.retryAfterS ?? 5;
+  const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
+  const metrics = createIngestMetrics(() => pipeline.depth());
+  const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
+  const stream = bus.names.raw;
 
-  const app = Fastify({
-    logger: false,
-    bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-  });
-  installErrorHandling(app, log);
-  closeConnectionsOnShutdown(app);
-  // JSON only: without this Fastify would hand text/plain bodies to the routes as strings.
-  app.removeContentTypeParser(['text/plain']);
-  // Bodies are checked by the zod models (one source of truth); the route schemas only document.
-  app.setValidatorCompiler(() => () => true);
-  await app.register(swagger, { openapi: openApiInfo });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  const redisDown = (err: unknown) => {
-    if (err instanceof RiskpipeError) return err;
-    if (opts.redis.status !== 'ready') {
-      return new RiskpipeError('RP_ERR_REDIS_UNAVAILABLE', 'Redis is unavailable; nothing was queued, retry later', {
-        cause: err,
-        headers: { 'retry-after': String(retryAfterS) },
-      });
-    }
-    return err;
-  };
-
-  const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined) => {
+  const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number) => {
     const valid = checked.filter((c) => c.event);
-    if (valid.length === 0) return [];
-    if (opts.redis.status !== 'ready') throw redisDown(new Error(`redis status ${opts.redis.status}`));
     try {
-      const res = await queue.enqueue(
-        valid.map((c) => ({ event: c.event!, traceparent: traceparentFor(traceparent) })),
-        batchId,
-      );
-      return res.outcomes;
+      return await pipeline.append(checked, batchId, traceparent, batchTotal);
     } catch (err) {
-      const e = redisDown(err);
-      if (e instanceof RiskpipeError && e.code === 'RP_ERR_QUEUE_FULL') {
+      if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
         metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
-        e.headers!['retry-after'] = String(retryAfterS);
-      } else if (e instanceof RiskpipeError && e.code === 'RP_ERR_REDIS_UNAVAILABLE') {
+        err.headers!['retry-after'] = String(retryAfterS);
+      } else if (err instanceof RiskpipeError && err.code === 'RP_ERR_REDIS_UNAVAILABLE') {
         metrics.rejected.inc({ reason: 'redis_unavailable' }, valid.length);
+        err.headers!['retry-after'] = String(retryAfterS);
       }
-      throw e;
+      throw err;
     }
   };
-
-  app.get('/health', { schema: routeSchemas.health }, async () => ({ status: 'ok', service: 'event-ingestion' }));
-
-  app.get('/ready', { schema: routeSchemas.ready }, async (_req, reply) => {
-    try {
-      if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
-      await opts.redis.ping();
-      return { status: 'ready', redis: 'ok', stream: opts.stream };
-    } catch (err) {
-      reply.code(503).header('retry-after', String(retryAfterS));
-      return { status: 'not_ready', redis: `unavailable: ${(err as Error).message}`, stream: opts.stream };
-    }
-  });
-
-  app.get('/v1/metrics', { schema: routeSchemas.metricsJson }, async () => {
-    let depth: number | null = null;
-    let redis = 'ok';
-    try {
-      if (opts.redis.status !== 'ready') throw new Error(`connection ${opts.redis.status}`);
-      depth = await queue.depth();
-    } catch (err) {
-      redis = `unavailable: ${(err as Error).message}`;
-    }
-    const count = async (name: string) => {
-      const m = await metrics.registry.getSingleMetric(name)?.get();
-      return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
-    };
-    return {
-      queue_depth: depth,
-      max_queue_depth: queue.maxQueueDepth,
-      queue_capacity_percent: depth === null ? null : Math.round((depth / queue.maxQueueDepth) * 1_000_000) / 10_000,
-      dedup_window_seconds: queue.dedupWindowS,
-      max_batch_size: maxBatchSize,
-      stream: opts.stream,
-      redis,
-      events_received: await count('riskpipe_ingest_events_received_total'),
-      events_queued: await count('riskpipe_ingest_events_queued_total'),
-      duplicates: await count('riskpipe_ingest_duplicates_total'),
-      rejected: await count('riskpipe_ingest_rejected_total'),
-    };
-  });
-
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Labelled children are looked up once: prom-client hashes the label object on every call.
   const receivedBy = new Map<string, ReturnType<typeof metrics.received.labels>>();
@@ -188,77 +94,135 @@ export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyIns
     if (q > 0) metrics.queued.inc(q);
   };
 
-  app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
-    const started = performance.now();
-    const parsed = parseEvent(req.body);
-    if (!parsed.ok) {
-      metrics.rejected.inc({ reason: rejectionReason(parsed.errors) });
-      throw new RiskpipeError('RP_ERR_VALIDATION', parsed.detail, { errors: parsed.errors });
-    }
-    const [outcome] = await enqueue([{ index: 0, event: parsed.event, eventId: parsed.event.event_id }], randomUUID(), req.headers.traceparent);
-    countOutcomes([parsed.event], [outcome]);
-    const ms = performance.now() - started;
-    latencyIngest.observe(ms / 1000);
-    return outcome.status === 'queued'
-      ? { event_id: parsed.event.event_id, status: 'queued', stream_id: outcome.streamId, ingestion_time_ms: round(ms) }
-      : { event_id: parsed.event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
-  });
-
-  app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
-    const started = performance.now();
-    const body = req.body as unknown;
-    const rawEvents = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { events?: unknown }).events : undefined;
-    if (!Array.isArray(rawEvents)) {
-      metrics.rejected.inc({ reason: 'invalid_batch' });
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch body must be {"events": [...]}', {
-        errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
-      });
-    }
-    if (rawEvents.length === 0) {
-      metrics.rejected.inc({ reason: 'empty_batch' });
-      throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
-        errors: [{ path: 'events', message: 'must contain at least 1 event' }],
-      });
-    }
-    if (rawEvents.length > maxBatchSize) {
-      metrics.rejected.inc({ reason: 'batch_too_large' });
-      throw new RiskpipeError('RP_ERR_BATCH_TOO_LARGE', `Too many events in batch: ${rawEvents.length} (max: ${maxBatchSize})`, {
-        errors: [{ path: 'events', message: `at most ${maxBatchSize} events per batch` }],
-      });
-    }
-    const batchId = randomUUID();
-    const checked: Checked[] = rawEvents.map((raw, index) => {
-      const p = parseEvent(raw);
-      if (p.ok) return { index, event: p.event, eventId: p.event.event_id };
-      metrics.rejected.inc({ reason: rejectionReason(p.errors) });
-      return { index, eventId: clientEventId(raw), detail: p.detail, errors: p.errors.map((e) => ({ path: `events.${index}${e.path ? '.' + e.path : ''}`, message: e.message })) };
-    });
-    const outcomes = await enqueue(checked, batchId, req.headers.traceparent);
-    const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
-    countOutcomes(validEvents, outcomes);
-    let k = 0;
-    let queued = 0;
-    let duplicates = 0;
-    let errors = 0;
-    const results: BatchItemResult[] = checked.map((c) => {
-      if (!c.event) {
-        errors++;
-        return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
+  const routes: FastifyPluginAsync = async (app) => {
+    app.post('/v1/events/ingest', { schema: routeSchemas.ingest, onRequest: requireKey }, async (req): Promise<IngestResponse> => {
+      const started = performance.now();
+      const [checked] = pipeline.validate([req.body]);
+      if (!checked.event) {
+        metrics.rejected.inc({ reason: rejectionReason(checked.errors!) });
+        throw new RiskpipeError('RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
-      const o = outcomes[k++];
-      if (o.status === 'queued') {
-        queued++;
-        return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.streamId };
-      }
-      duplicates++;
-      return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
+      const event = checked.event;
+      const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
+      countOutcomes([event], [outcome]);
+      const ms = performance.now() - started;
+      latencyIngest.observe(ms / 1000);
+      return outcome.status === 'queued'
+        ? { event_id: event.event_id, status: 'queued', stream_id: outcome.id, ingestion_time_ms: round(ms) }
+        : { event_id: event.event_id, status: 'duplicate', stream_id: null, duplicate_of: outcome.duplicateOf, ingestion_time_ms: round(ms) };
     });
-    const ms = performance.now() - started;
-    latencyBatch.observe(ms / 1000);
-    return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
-  });
 
-  return app;
+    app.post('/v1/events/ingest-batch', { schema: routeSchemas.ingestBatch, onRequest: requireKey }, async (req): Promise<BatchResponse> => {
+      const started = performance.now();
+      const body = req.body as unknown;
+      const rawEvents = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { events?: unknown }).events : undefined;
+      if (!Array.isArray(rawEvents)) {
+        metrics.rejected.inc({ reason: 'invalid_batch' });
+        throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch body must be {"events": [...]}', {
+          errors: [{ path: 'events', message: rawEvents === undefined ? 'Missing required field' : 'events must be an array' }],
+        });
+      }
+      if (rawEvents.length === 0) {
+        metrics.rejected.inc({ reason: 'empty_batch' });
+        throw new RiskpipeError('RP_ERR_VALIDATION', 'Batch is empty: send 1 to ' + maxBatchSize + ' events', {
+          errors: [{ path: 'events', message: 'must contain at least 1 event' }],
+        });
+      }
+      if (rawEvents.length > maxBatchSize) {
+        metrics.rejected.inc({ reason: 'batch_too_large' });
+        throw new RiskpipeError('RP_ERR_BATCH_TOO_LARGE', `Too many events in batch: ${rawEvents.length} (max: ${maxBatchSize})`, {
+          errors: [{ path: 'events', message: `at most ${maxBatchSize} events per batch` }],
+        });
+      }
+      const batchId = randomUUID();
+      const checked = pipeline.validate(rawEvents, (index) => `events.${index}`);
+      for (const c of checked) if (!c.event) metrics.rejected.inc({ reason: rejectionReason(c.errors!.map((e) => ({ ...e, path: e.path.replace(/^events\.\d+\.?/, '') }))) });
+      const outcomes = await enqueue(checked, batchId, req.headers.traceparent, rawEvents.length);
+      const validEvents = checked.filter((c) => c.event).map((c) => c.event!);
+      countOutcomes(validEvents, outcomes);
+      let k = 0;
+      let queued = 0;
+      let duplicates = 0;
+      let errors = 0;
+      const results: BatchItemResult[] = checked.map((c) => {
+        if (!c.event) {
+          errors++;
+          return { index: c.index, event_id: c.eventId, status: 'rejected', error: c.detail, errors: c.errors };
+        }
+        const o = outcomes[k++];
+        if (o.status === 'queued') {
+          queued++;
+          return { index: c.index, event_id: c.eventId, status: 'queued', stream_id: o.id };
+        }
+        duplicates++;
+        return { index: c.index, event_id: c.eventId, status: 'duplicate', stream_id: null, duplicate_of: o.duplicateOf };
+      });
+      const ms = performance.now() - started;
+      latencyBatch.observe(ms / 1000);
+      return { batch_id: batchId, total: rawEvents.length, queued, duplicates, errors, results, batch_time_ms: round(ms) };
+    });
+  };
+
+  const count = async (name: string) => {
+    const m = await metrics.registry.getSingleMetric(name)?.get();
+    return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
+  };
+
+  return {
+    name: 'ingest',
+    registry: metrics.registry,
+    routes,
+    async start() {},
+    async close() {},
+    async status(): Promise<StageStatus> {
+      const r = await bus.ready();
+      let depth: number | null = null;
+      let redis = r.ok ? 'ok' : r.detail;
+      if (r.ok) {
+        try {
+          depth = await pipeline.depth();
+        } catch (err) {
+          redis = `unavailable: ${(err as Error).message}`;
+        }
+      }
+      return {
+        ready: r.ok,
+        problems: r.ok ? [] : ['redis'],
+        health: { status: 'ok', service: 'event-ingestion' },
+        readiness: r.ok ? { status: 'ready', redis: 'ok', stream } : { status: 'not_ready', redis: r.detail, stream },
+        metrics: {
+          queue_depth: depth,
+          max_queue_depth: pipeline.maxQueueDepth,
+          queue_capacity_percent: depth === null ? null : Math.round((depth / pipeline.maxQueueDepth) * 1_000_000) / 10_000,
+          dedup_window_seconds: pipeline.dedupWindowS,
+          max_batch_size: maxBatchSize,
+          stream,
+          redis,
+          events_received: await count('riskpipe_ingest_events_received_total'),
+          events_queued: await count('riskpipe_ingest_events_queued_total'),
+          duplicates: await count('riskpipe_ingest_duplicates_total'),
+          rejected: await count('riskpipe_ingest_rejected_total'),
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The ingest HTTP app (the stage + /health, /ready, /metrics, the OpenAPI document), built
+ * without listening so that tests can `inject()` into it. The caller owns the bus and closes it
+ * after `app.close()`.
+ */
+export async function buildIngestApp(opts: IngestAppOptions): Promise<FastifyInstance> {
+  const stage = createIngestStage({ bus: opts.bus, log: opts.log }, opts);
+  return buildStagesApp({
+    stages: [stage],
+    log: opts.log,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    retryAfterS: opts.retryAfterS,
+    openapi: openApiInfo,
+    schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },
+  });
 }
 
 function round(ms: number): number {

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { createProducerRedis, type Redis } from '../common/redis.js';
 import type { Logger } from '../common/logger.js';
-import { streamNames } from '../models/index.js';
+import { createBus, type Bus } from '../stream/index.js';
 import { buildIngestApp } from './app.js';
 
 export interface IngestServerConfig {
   redisUrl: string;
   prefix: string;
+  /** Hash tag of every key, for Redis Cluster (src/stream/keys.ts). Default none. */
+  hashTag?: string;
   host: string;
   port: number;
   apiKeys: string[];
@@ -18,30 +19,17 @@ export interface IngestServerConfig {
 
 export interface RunningIngest {
   app: FastifyInstance;
-  redis: Redis;
+  bus: Bus;
   url: string;
-  /** Stops intake, lets in-flight requests finish, then closes Redis. Idempotent. */
+  /** Stops intake, lets in-flight requests finish, then closes the bus. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Starts `serve-ingest`: the HTTP app on host:port, writing to `<prefix>events:raw`. */
+/** Starts `serve-ingest`: the HTTP app on host:port, writing to the raw stream of a producer bus (fails fast: 503 while Redis is away). */
 export async function startIngestServer(cfg: IngestServerConfig, log: Logger): Promise<RunningIngest> {
-  const redis = createProducerRedis(cfg.redisUrl);
-  let lastRedisError = '';
-  redis.on('error', (err) => {
-    // ioredis reports every failed reconnect; log each distinct problem once.
-    if (err.message !== lastRedisError) log.warn({ err }, 'redis connection problem; ingest answers 503 until it is back');
-    lastRedisError = err.message;
-  });
-  redis.on('ready', () => {
-    if (lastRedisError) log.info('redis connection restored');
-    lastRedisError = '';
-  });
-  const stream = streamNames(cfg.prefix).raw;
+  const bus = await createBus({ kind: 'redis', role: 'producer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag }, log);
   const app = await buildIngestApp({
-    redis,
-    stream,
-    prefix: cfg.prefix,
+    bus,
     apiKeys: cfg.apiKeys,
     maxQueueDepth: cfg.maxQueueDepth,
     dedupWindowS: cfg.dedupWindowS,
@@ -49,18 +37,24 @@ export async function startIngestServer(cfg: IngestServerConfig, log: Logger): P
     bodyLimitBytes: cfg.bodyLimitBytes,
     log,
   });
-  const url = await app.listen({ host: cfg.host, port: cfg.port });
+  let url: string;
+  try {
+    url = await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   if (cfg.apiKeys.length === 0) log.warn('RISKPIPE_API_KEYS is not set: the ingest API accepts requests without an API key');
-  log.info({ url, stream, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS }, 'serve-ingest listening');
+  log.info({ url, stream: bus.names.raw, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS }, 'serve-ingest listening');
   let closing: Promise<void> | undefined;
   return {
     app,
-    redis,
+    bus,
     url,
     close() {
       closing ??= (async () => {
         await app.close();
-        await redis.quit().catch(() => redis.disconnect());
+        await bus.close();
       })();
       return closing;
     },

@@ -5,7 +5,7 @@ import { RiskPrediction } from './risk.js';
 /** Bumped when a stream entry's fields change incompatibly; readers reject versions they do not know. */
 export const STREAM_SCHEMA_VERSION = '1';
 
-/** Default stream and group names; every one is put behind the configured prefix. */
+/** Default stream and group names; src/stream/keys.ts puts them behind the prefix and hash tag. */
 export const STREAMS = {
   raw: 'events:raw',
   reasoning: 'events:reasoning_queue',
@@ -13,18 +13,6 @@ export const STREAMS = {
   deadletter: 'events:deadletter',
 } as const;
 export const GROUPS = { screening: 'risk-screening', indexing: 'indexing' } as const;
-
-export type StreamNames = { [K in keyof typeof STREAMS]: string };
-
-/** Stream names under a prefix: `prefix` "t1:" gives "t1:events:raw". */
-export function streamNames(prefix = ''): StreamNames {
-  return {
-    raw: prefix + STREAMS.raw,
-    reasoning: prefix + STREAMS.reasoning,
-    lowRisk: prefix + STREAMS.lowRisk,
-    deadletter: prefix + STREAMS.deadletter,
-  };
-}
 
 /** Fields of an `events:raw` entry (all strings, as Redis stores them). */
 export const RawEntry = z.object({
@@ -46,6 +34,8 @@ export const RoutedEntry = z.object({
   source_id: z.string(), // the events:raw entry id
   traceparent: z.string(),
   screened_at: z.string(),
+  /** The batch the event was ingested in (riskpipe ≥ 0.2). */
+  batch_id: z.string().optional(),
 });
 export type RoutedEntry = z.infer<typeof RoutedEntry>;
 

@@ -1,15 +1,8 @@
-import { createHash } from 'node:crypto';
-import { ReplyError, type Redis } from 'ioredis';
-import { loadLua } from '../common/lua.js';
 import type { Event } from '../models/index.js';
+import type { Bus } from '../stream/index.js';
 import type { AuthorStats } from './types.js';
 
-const AUTHOR_LUA = loadLua(import.meta.url, './lua/author.lua');
-const AUTHOR_SHA = createHash('sha1').update(AUTHOR_LUA).digest('hex');
-
 export interface AuthorTrackerOptions {
-  /** Put before every key. Default "". */
-  prefix?: string;
   /** Length of the fixed window that messages are counted in. Default 60 s. */
   windowS?: number;
 }
@@ -58,50 +51,33 @@ export function windowBucket(createdAt: string, windowS: number, nowMs: number):
 }
 
 /**
- * Author behaviour kept in Redis (src/screen/lua/author.lua): per author and fixed window, the
- * number of messages and the channels each content was posted in, in one hash
- * `<prefix>author:<platform>:<author_id>:<bucket>` that expires two windows after it was made.
- * One round trip per batch.
+ * Author behaviour kept by the bus (Redis: src/stream/redis/lua/author.lua): per author and fixed
+ * window, the number of messages and the channels each content was posted in, in one hash per
+ * `<platform>:<author_id>:<bucket>` scope that expires two windows after it was made. One round
+ * trip per batch.
  *
- * Counting is at-least-once like the stream: an entry screened twice (a retry after a transient
- * failure, or a claim) counts twice. That only ever errs towards flagging a burst.
+ * Counted once per stream entry: an entry screened again (a retry after a transient failure, or
+ * a claim) reads the counts without adding to them.
  */
 export class AuthorTracker {
   readonly windowS: number;
-  private readonly prefix: string;
 
-  constructor(private readonly redis: Redis, opts: AuthorTrackerOptions = {}) {
-    this.prefix = opts.prefix ?? '';
+  constructor(private readonly bus: Pick<Bus, 'authorActivity'>, opts: AuthorTrackerOptions = {}) {
     this.windowS = opts.windowS ?? 60;
   }
 
-  /** Records `events` (in order) and returns each one's stats, this event included. */
-  async observe(events: Event[], nowMs = Date.now()): Promise<AuthorStats[]> {
-    if (events.length === 0) return [];
-    const keys: string[] = new Array(events.length);
-    const args: string[] = new Array(events.length * 2 + 1);
-    args[0] = String(this.windowS * 2);
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i];
-      keys[i] = `${this.prefix}author:${e.platform}:${e.author_id}:${windowBucket(e.created_at, this.windowS, nowMs)}`;
-      const content = `c${contentKey(e.content)}`;
-      args[2 * i + 1] = content;
-      args[2 * i + 2] = `${content}|${e.channel_id ?? ''}`;
-    }
-    const reply = await this.eval(keys, args);
-    const out: AuthorStats[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      out[i] = { messagesInWindow: Number(reply[2 * i]), windowS: this.windowS, sameContentChannels: Number(reply[2 * i + 1]) };
-    }
-    return out;
-  }
-
-  private async eval(keys: string[], args: string[]): Promise<number[]> {
-    try {
-      return (await this.redis.evalsha(AUTHOR_SHA, keys.length, ...keys, ...args)) as number[];
-    } catch (err) {
-      if (!(err instanceof ReplyError) || !(err as Error).message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(AUTHOR_LUA, keys.length, ...keys, ...args)) as number[];
-    }
+  /** Records `items` (in order) and returns each one's stats, this event included. */
+  async observe(items: { entryId: string; event: Event }[], nowMs = Date.now()): Promise<AuthorStats[]> {
+    if (items.length === 0) return [];
+    const activity = await this.bus.authorActivity(
+      items.map(({ entryId, event: e }) => ({
+        entryId,
+        scope: `${e.platform}:${e.author_id}:${windowBucket(e.created_at, this.windowS, nowMs)}`,
+        content: `c${contentKey(e.content)}`,
+        channel: e.channel_id ?? '',
+      })),
+      this.windowS * 2,
+    );
+    return activity.map((a) => ({ messagesInWindow: a.messages, windowS: this.windowS, sameContentChannels: a.channels }));
   }
 }

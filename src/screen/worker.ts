@@ -1,45 +1,30 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { ReplyError, type Redis } from 'ioredis';
-import { PermanentError, RiskpipeError, isRetryable } from '../common/errors.js';
+import { randomUUID } from 'node:crypto';
+import { PermanentError, RiskpipeError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { loadLua } from '../common/lua.js';
 import { traceparentFor } from '../common/trace.js';
-import {
-  Event,
-  GROUPS,
-  STREAM_SCHEMA_VERSION,
-  fieldsToObject,
-  parseEvent,
-  streamNames,
-  type ParseEventResult,
-  type RiskPrediction,
-  type StreamNames,
-} from '../models/index.js';
+import { Event, GROUPS, STREAM_SCHEMA_VERSION, parseEvent, type ParseEventResult, type RiskPrediction } from '../models/index.js';
+import { Consumer, type Bus, type Decoded, type Done, type GroupRef, type Outcome, type Processor, type SettleOutcome, type StreamNames } from '../stream/index.js';
 import { AuthorTracker } from './author.js';
-import { createScreenMetrics, type GroupInfo, type Route, type ScreenMetrics } from './metrics.js';
+import { createScreenMetrics, type Route, type ScreenMetrics } from './metrics.js';
 import type { AuthorStats, Embedder } from './types.js';
+
+export { defaultConsumerName } from '../stream/index.js';
 
 /*
  * Stage 2, screening: events:raw ──► score ──► events:reasoning_queue | events:low_risk
  *
- * The steps, in order (ScreenWorker below):
- *   1. join      XGROUP CREATE <raw> risk-screening 0 MKSTREAM: from the start of the stream, so
- *                events written before the first worker ever ran are screened too.
- *   2. recover   re-read this consumer's own pending entries (XREADGROUP ... 0) until none remain.
- *   3. loop      every claimIntervalMs claim entries idle longer than claimIdleMs (lua/claim.lua);
- *                every trimIntervalMs (if set) trim what the groups are done with (lua/trim.lua);
- *                otherwise read new entries (XREADGROUP ... >) on a connection of their own.
- *   4. a batch   parse   → entries that can never succeed, or were delivered more than
- *                          maxDeliveries times, go to events:deadletter, acked (lua/deadletter.lua)
- *                author  → per-author window counts, one round trip (author.ts, lua/author.lua)
- *                screen  → screener.screenBatch; on failure one by one, so one bad entry cannot
- *                          hold back the others; transient failures stay pending for a claim
- *                route   → XACK + XADD to its route, atomically for the batch (lua/route-ack.lua)
- *                learn   → escalated events join the screener's neighbour index (unless it
- *                          already holds a near-copy: learnMaxSimilarity)
- *   5. close     stop reading, finish the batches in hand, leave the group's consumer list when
- *                nothing is pending here (lua/leave.lua); the caller closes connections.
+ * Delivery (join the group, recover own pending, claim idle entries, blocking read, concurrency,
+ * max deliveries → dead-letter, close under a deadline) is the generic Consumer's
+ * (src/stream/consumer.ts). This file is the stage, its steps in order, per batch:
+ *   1. decode  parseRawEntry: an unknown schema version, JSON that does not parse or an event the
+ *              model rejects is permanent → events:deadletter (acked in the same step)
+ *   2. author  per-author window counts, one round trip, counted once per entry (author.ts)
+ *   3. screen  screener.screenBatch; on failure one by one, so one bad entry cannot hold back the
+ *              others; transient failures stay pending for a claim, permanent ones are dead-lettered
+ *   4. route   settle: ack + append to its route + batch counters (screened, low_risk | escalated),
+ *              atomically for the batch, "ack first, then write what was acked" (bus.settle)
+ *   5. learn   escalated events join the screener's neighbour index (unless it already holds a
+ *              near-copy: learnMaxSimilarity)
  */
 
 /** Scoring as the worker sees it: the Screener (screener.ts) or anything shaped like it. */
@@ -62,11 +47,6 @@ export function routeFor(riskScore: number, threshold: number): Route {
 /** Full stream name of a route under `streams`. */
 export function routeStream(route: Route, streams: StreamNames): string {
   return route === 'reasoning_queue' ? streams.reasoning : streams.lowRisk;
-}
-
-/** A default consumer name, unique per process: hostname-pid-random. */
-export function defaultConsumerName(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 export interface ParsedRawEntry {
@@ -183,57 +163,13 @@ export class RecentVectorsEmbedder implements Embedder {
   }
 }
 
-/** The consumer group's lag and pending count, and how old the oldest undelivered entry is. */
-export async function readGroupInfo(redis: Redis, stream: string, group: string, nowMs = Date.now()): Promise<GroupInfo> {
-  const groups = (await redis.xinfo('GROUPS', stream).catch((err: unknown) => {
-    // No stream yet: nothing to do, nothing pending.
-    if (err instanceof ReplyError) return [];
-    throw err;
-  })) as unknown[][];
-  for (const g of groups) {
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < g.length; i += 2) o[String(g[i])] = g[i + 1];
-    if (o.name !== group) continue;
-    const lag = o.lag === null || o.lag === undefined ? null : Number(o.lag);
-    let lagSeconds = 0;
-    if (lag !== 0) {
-      const next = (await redis.xrange(stream, `(${String(o['last-delivered-id'])}`, '+', 'COUNT', 1)) as [string, string[]][];
-      if (next.length > 0) lagSeconds = Math.max(0, (nowMs - Number(next[0][0].split('-')[0])) / 1000);
-    }
-    return { lag, pending: Number(o.pending ?? 0), lagSeconds, consumers: Number(o.consumers ?? 0) };
-  }
-  return { lag: (await redis.xlen(stream)) || 0, pending: 0, lagSeconds: 0, consumers: 0 };
-}
-
-/** Loads a Lua script of this folder and runs it by EVALSHA, falling back to EVAL after a Redis restart. */
-function luaScript(file: string) {
-  const source = loadLua(import.meta.url, file);
-  const sha = createHash('sha1').update(source).digest('hex');
-  return async (redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> => {
-    try {
-      return await redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof ReplyError) || !(err as Error).message.startsWith('NOSCRIPT')) throw err;
-      return await redis.eval(source, keys.length, ...keys, ...args);
-    }
-  };
-}
-const routeAck = luaScript('./lua/route-ack.lua');
-const deadletterAck = luaScript('./lua/deadletter.lua');
-const claimIdle = luaScript('./lua/claim.lua');
-const trimDone = luaScript('./lua/trim.lua');
-const leaveGroup = luaScript('./lua/leave.lua');
 
 export interface ScreenWorkerOptions {
-  /** Commands: claims, author stats, route-ack, dead-letters. A consumer connection (createConsumerRedis). */
-  redis: Redis;
-  /** Used only for the blocking XREADGROUP, so that close() can interrupt it. A consumer connection too. */
-  blockingRedis: Redis;
+  /** The bus to consume `raw` from and route onto (a consumer-role RedisBus, or a MemoryBus). */
+  bus: Bus;
   screener: ScreenFn;
-  /** Route to the reasoning queue at or above this risk score. */
+  /** Route to the reasoning queue at or above this risk score (the policy's). */
   threshold: number;
-  /** Put before every stream and key name. Default "". */
-  prefix?: string;
   /** Default "risk-screening". */
   group?: string;
   /** Default hostname-pid-random. */
@@ -259,41 +195,17 @@ export interface ScreenWorkerOptions {
    * `riskpipe screen-worker` passes the policy's full-vote similarity for its embedder.
    */
   learnMaxSimilarity?: number;
-  /**
-   * How often to trim entries every group is done with from the raw stream (never past an
-   * unacknowledged or undelivered one). Default 0: never; the stream is then trimmed elsewhere.
-   */
+  /** Trim what every group is done with from the raw stream this often. Default 0: never. */
   trimIntervalMs?: number;
+  /** Longest close() waits for the batches in hand. Default 20000 ms. */
+  closeDeadlineMs?: number;
   metrics?: ScreenMetrics;
   log?: Logger;
 }
 
-/** An entry as delivered to this consumer. `fields` is null when the message was deleted while pending. */
-interface Delivered {
-  id: string;
-  fields: string[] | null;
-  deliveries: number;
-}
-
-interface DeadItem {
-  id: string;
-  err: RiskpipeError;
-  deliveries: number;
-  fields: Record<string, string> | null;
-}
-
-interface Screening {
-  id: string;
-  fields: Record<string, string>;
-  deliveries: number;
-  parsed: ParsedRawEntry;
-  author?: AuthorStats;
-}
-
 /**
- * The screening consumer of `<prefix>events:raw` (see the step list at the top of this file). Any
- * number of workers can share the group. start() returns once the group exists; close() is
- * idempotent.
+ * The screening consumer of `raw` (see the step list at the top of this file). Any number of
+ * workers can share the group. start() returns once the group exists; close() is idempotent.
  */
 export class ScreenWorker {
   readonly consumer: string;
@@ -304,417 +216,172 @@ export class ScreenWorker {
   readonly batchSize: number;
   readonly claimIdleMs: number;
   readonly maxDeliveries: number;
-  private readonly redis: Redis;
-  private readonly blocking: Redis;
+  private readonly bus: Bus;
+  private readonly ref: GroupRef;
   private readonly screener: ScreenFn;
   private readonly authors: AuthorTracker;
-  private readonly log: Logger;
-  private readonly blockMs: number;
-  private readonly claimIntervalMs: number;
-  private readonly concurrency: number;
-  private readonly trimIntervalMs: number;
   private readonly learnMaxSimilarity: number;
-
-  private running = false;
-  private stopping = false;
-  private loop?: Promise<void>;
-  private closing?: Promise<void>;
-  /** Batches being screened, and the ids in them (a claim must not hand us our own work twice). */
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly inFlightIds = new Set<string>();
-  private reading = false;
-  private blockingClientId?: number;
-  private wake?: () => void;
-  private lastLoopError = '';
+  private readonly log: Logger;
+  private readonly runner: Consumer<ParsedRawEntry, RiskPrediction>;
 
   constructor(opts: ScreenWorkerOptions) {
-    this.redis = opts.redis;
-    this.blocking = opts.blockingRedis;
+    this.bus = opts.bus;
     this.screener = opts.screener;
     this.threshold = opts.threshold;
-    this.streams = streamNames(opts.prefix ?? '');
+    this.streams = opts.bus.names;
     this.group = opts.group ?? GROUPS.screening;
-    this.consumer = opts.consumer ?? defaultConsumerName();
-    this.batchSize = opts.batchSize ?? 64;
-    this.blockMs = opts.blockMs ?? 2000;
-    this.claimIdleMs = opts.claimIdleMs ?? 30_000;
-    this.claimIntervalMs = opts.claimIntervalMs ?? Math.max(10, Math.min(Math.floor(this.claimIdleMs / 2), 10_000));
-    this.maxDeliveries = opts.maxDeliveries ?? 5;
-    this.concurrency = opts.concurrency ?? 2;
-    this.trimIntervalMs = opts.trimIntervalMs ?? 0;
+    this.ref = { stream: 'raw', group: this.group };
     this.learnMaxSimilarity = opts.learnMaxSimilarity ?? 0.95;
     this.metrics = opts.metrics ?? createScreenMetrics();
+    this.authors = new AuthorTracker(opts.bus, { windowS: opts.authorWindowS });
+    const m = this.metrics;
+    this.runner = new Consumer({
+      bus: opts.bus,
+      ref: this.ref,
+      stage: 'screen',
+      processor: this.processor(),
+      consumer: opts.consumer,
+      batchSize: opts.batchSize,
+      blockMs: opts.blockMs,
+      claimIdleMs: opts.claimIdleMs,
+      claimIntervalMs: opts.claimIntervalMs,
+      maxDeliveries: opts.maxDeliveries,
+      concurrency: opts.concurrency,
+      trimIntervalMs: opts.trimIntervalMs,
+      closeDeadlineMs: opts.closeDeadlineMs,
+      hooks: {
+        claimed: (n) => m.claimed(n),
+        deadlettered: (code, n) => m.deadlettered(code, n),
+        transientFailures: (n) => m.transientFailures(n),
+        alreadySettled: (n) => m.alreadyAcked(n),
+        batch: (s) => m.batch(s),
+      },
+      registry: m.registry,
+      log: opts.log,
+    });
+    this.consumer = this.runner.consumer;
+    this.batchSize = this.runner.batchSize;
+    this.claimIdleMs = this.runner.claimIdleMs;
+    this.maxDeliveries = this.runner.maxDeliveries;
     this.log = (opts.log ?? silentLogger).child({ component: 'screen-worker', consumer: this.consumer });
-    this.authors = new AuthorTracker(this.redis, { prefix: opts.prefix, windowS: opts.authorWindowS });
-    // A reconnected blocking connection has a new client id: forget the old one.
-    this.blocking.on('close', () => (this.blockingClientId = undefined));
   }
 
   /** True while the loop runs (after start() has joined the group, until close()). */
   get isRunning(): boolean {
-    return this.loop !== undefined && !this.stopping;
+    return this.runner.isRunning;
   }
 
-  /**
-   * Joins the group (step 1) and starts the loop in the background. Resolves once the group
-   * exists; while Redis is away that waits (consumer connections queue commands). A failure to
-   * create the group is logged and retried by the loop.
-   */
+  /** Joins the group and starts consuming in the background; resolves once the group exists. */
   async start(): Promise<void> {
-    if (this.running || this.stopping) return;
-    this.running = true;
-    try {
-      await this.ensureGroup();
-    } catch (err) {
-      this.log.warn({ err }, 'could not create the consumer group yet; retrying in the loop');
-    }
-    if (this.stopping) return;
-    this.loop = this.run();
+    await this.runner.start();
     this.log.info({ stream: this.streams.raw, group: this.group, batchSize: this.batchSize, threshold: this.threshold }, 'screen worker started');
   }
 
   /** The group's lag and pending count (for metrics). */
-  groupInfo(): Promise<GroupInfo> {
-    return readGroupInfo(this.redis, this.streams.raw, this.group);
+  groupInfo() {
+    return this.bus.groupInfo(this.ref);
+  }
+
+  /** Removes the raw stream's entries every group has acknowledged; returns how many went. */
+  trim(): Promise<number> {
+    return this.bus.trim('raw');
   }
 
   /**
    * Stops reading, lets the batches in hand finish and be acked, then returns. Whatever is not
-   * done by `deadlineMs` stays pending and is claimed by another worker later. Idempotent; the
-   * caller closes the connections afterwards.
+   * done by `deadlineMs` (or while the bus is unreachable) stays pending and is claimed by
+   * another worker later. Idempotent; the caller closes the bus afterwards.
    */
-  close(deadlineMs = 20_000): Promise<void> {
-    this.closing ??= (async () => {
-      this.stopping = true;
-      this.wake?.();
-      await this.interruptRead();
-      // Still blocked (Redis away, or the UNBLOCK never reached it): drop the read's connection.
-      // Anything that read had been given stays pending and is claimed later.
-      if (this.reading) this.blocking.disconnect();
-      if (!this.loop) return;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), deadlineMs)));
-      const res = await Promise.race([this.loop.then(() => 'done' as const), timedOut]);
-      clearTimeout(timer);
-      if (res === 'timeout') this.log.warn({ deadlineMs, batches: this.inFlight.size }, 'close deadline passed; unfinished entries stay pending for a claim');
-      // Consumer names are per process: leave the group's list unless entries are still ours.
-      else if (this.redis.status === 'ready') {
-        // Bounded: a consumer connection would wait for a Redis that went away meanwhile.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          leaveGroup(this.redis, [this.streams.raw], [this.group, this.consumer]).catch((err) => this.log.debug({ err }, 'could not leave the consumer group')),
-          new Promise((r) => (timer = setTimeout(r, 1_000))),
-        ]);
-        clearTimeout(timer);
-      }
-      this.log.info('screen worker stopped');
-    })();
-    return this.closing;
+  close(deadlineMs?: number): Promise<void> {
+    return this.runner.close(deadlineMs);
   }
 
-  // 1. join ------------------------------------------------------------------------------------
-
-  private async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup('CREATE', this.streams.raw, this.group, '0', 'MKSTREAM');
-      this.log.info({ stream: this.streams.raw, group: this.group }, 'consumer group created from the start of the stream');
-    } catch (err) {
-      // BUSYGROUP is Redis' error code for "the group exists": that is what we want.
-      if (!(err instanceof ReplyError && (err as Error).message.startsWith('BUSYGROUP'))) throw err;
-    }
+  private processor(): Processor<ParsedRawEntry, RiskPrediction> {
+    return {
+      // 1. decode
+      decode: (fields) => parseRawEntry(fields),
+      handle: async (items) => {
+        // 2. author
+        const stats = await this.authors.observe(items.map((t) => ({ entryId: t.delivery.id, event: t.value.event })));
+        // 3. screen
+        return this.screen(items, stats);
+      },
+      // 4. route (+ ack), 5. learn
+      settle: (done) => this.route(done),
+    };
   }
 
-  // 2./3. the loop -------------------------------------------------------------------------------
-
-  private async run(): Promise<void> {
-    let recovered = false;
-    let nextClaimAt = 0;
-    let nextTrimAt = this.trimIntervalMs > 0 ? Date.now() + this.trimIntervalMs : Infinity;
-    let failures = 0;
-    while (!this.stopping) {
-      try {
-        if (!recovered) {
-          await this.recoverOwnPending();
-          recovered = true;
-        }
-        if (Date.now() >= nextClaimAt) {
-          await this.claimStale();
-          nextClaimAt = Date.now() + this.claimIntervalMs;
-        }
-        if (Date.now() >= nextTrimAt) {
-          nextTrimAt = Date.now() + this.trimIntervalMs;
-          await this.trim();
-        }
-        await this.freeSlot();
-        if (this.stopping) break;
-        const blockMs = Math.max(1, Math.min(this.blockMs, nextClaimAt - Date.now()));
-        const batch = await this.readNew(blockMs);
-        if (batch.length > 0) this.dispatch(batch);
-        if (failures > 0) this.log.info('screen worker reading again');
-        failures = 0;
-        this.lastLoopError = '';
-      } catch (err) {
-        if (this.stopping) break;
-        failures++;
-        // Consumer connections queue commands while Redis is away, so errors here are rare: a
-        // Redis restart that lost the group (NOGROUP), a script error, an interrupted read.
-        if ((err as Error).message !== this.lastLoopError) this.log.warn({ err, failures }, 'screen loop error; retrying');
-        this.lastLoopError = (err as Error).message;
-        await this.sleep(Math.min(100 * 2 ** Math.min(failures, 5), 3_000));
-        await this.ensureGroup().catch(() => undefined);
-      }
-    }
-    await Promise.allSettled([...this.inFlight]);
-  }
-
-  /** Entries this consumer was given before (a restart under the same --consumer name). */
-  private async recoverOwnPending(): Promise<void> {
-    let cursor = '0';
-    while (!this.stopping) {
-      const reply = (await this.redis.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', this.batchSize, 'STREAMS', this.streams.raw, cursor)) as
-        | [string, [string, string[] | null][]][]
-        | null;
-      const entries = reply?.[0]?.[1] ?? [];
-      if (entries.length === 0) return;
-      const first = entries[0][0];
-      const last = entries[entries.length - 1][0];
-      const pending = (await this.redis.xpending(this.streams.raw, this.group, first, last, entries.length, this.consumer)) as [string, string, number, number][];
-      const deliveries = new Map(pending.map((p) => [p[0], Number(p[3])]));
-      this.log.info({ entries: entries.length }, 'recovering entries left pending by this consumer');
-      await this.freeSlot();
-      this.dispatch(entries.map(([id, fields]) => ({ id, fields, deliveries: deliveries.get(id) ?? 1 })));
-      cursor = last;
-    }
-  }
-
-  /** Claims entries pending longer than claimIdleMs, from any consumer (this one included). */
-  private async claimStale(): Promise<void> {
-    let cursor = '0-0';
-    do {
-      const [next, claimed, deleted] = (await claimIdle(this.redis, [this.streams.raw], [this.group, this.consumer, this.claimIdleMs, cursor, this.batchSize])) as [
-        string,
-        [string, string[], number][],
-        string[],
-      ];
-      if (deleted.length > 0) this.log.warn({ entries: deleted.length }, 'pending entries whose messages were deleted were dropped from the group');
-      const batch: Delivered[] = [];
-      for (const [id, fields, deliveries] of claimed) {
-        // Our own slow batch went idle: it is still being worked on here.
-        if (!this.inFlightIds.has(id)) batch.push({ id, fields, deliveries: Number(deliveries) });
-      }
-      if (batch.length > 0) {
-        this.metrics.claimed(batch.length);
-        this.log.info({ entries: batch.length }, 'claimed entries left idle');
-        await this.freeSlot();
-        this.dispatch(batch);
-      }
-      cursor = next;
-    } while (cursor !== '0-0' && !this.stopping);
-  }
-
-  private async readNew(blockMs: number): Promise<Delivered[]> {
-    if (this.blockingClientId === undefined) this.blockingClientId = Number(await this.blocking.client('ID'));
-    if (this.stopping) return [];
-    this.reading = true;
-    try {
-      const reply = (await this.blocking.xreadgroup(
-        'GROUP',
-        this.group,
-        this.consumer,
-        'COUNT',
-        this.batchSize,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        this.streams.raw,
-        '>',
-      )) as [string, [string, string[]][]][] | null;
-      if (!reply) return [];
-      const entries = reply[0][1];
-      const out: Delivered[] = new Array(entries.length);
-      for (let i = 0; i < entries.length; i++) out[i] = { id: entries[i][0], fields: entries[i][1], deliveries: 1 };
-      return out;
-    } finally {
-      this.reading = false;
-    }
-  }
-
-  /**
-   * Removes the raw stream's entries that every group has acknowledged (lua/trim.lua); returns
-   * how many went. Safe to run from any number of workers.
-   */
-  async trim(): Promise<number> {
-    const [removed, minid] = (await trimDone(this.redis, [this.streams.raw], [])) as [number, string];
-    if (removed > 0) this.log.debug({ removed, minid }, 'trimmed acknowledged entries from the raw stream');
-    return Number(removed);
-  }
-
-  /** Makes a blocked XREADGROUP return now (as a timeout: nothing is delivered and lost). */
-  private async interruptRead(): Promise<void> {
-    // The UNBLOCK goes over the other connection and can overtake the XREADGROUP it is meant
-    // for: repeat it until the read has returned (at worst the read times out by itself).
-    const deadline = Date.now() + this.blockMs + 1_000;
-    while (this.reading && Date.now() < deadline) {
-      // Redis away: nothing can unblock the read; close() drops its connection instead.
-      if (this.redis.status !== 'ready' || this.blocking.status !== 'ready') return;
-      if (this.blockingClientId !== undefined) {
-        await this.redis.client('UNBLOCK', this.blockingClientId, 'TIMEOUT').catch(() => undefined);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  private dispatch(batch: Delivered[]): void {
-    for (const d of batch) this.inFlightIds.add(d.id);
-    const p: Promise<void> = this.handle(batch)
-      .catch((err) => this.log.error({ err, entries: batch.length }, 'batch failed; its entries stay pending for a claim'))
-      .finally(() => {
-        this.inFlight.delete(p);
-        for (const d of batch) this.inFlightIds.delete(d.id);
-      });
-    this.inFlight.add(p);
-  }
-
-  private async freeSlot(): Promise<void> {
-    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-  }
-
-  // 4. a batch ---------------------------------------------------------------------------------
-
-  private async handle(batch: Delivered[]): Promise<void> {
-    const started = performance.now();
-
-    // parse
-    const dead: DeadItem[] = [];
-    const todo: Screening[] = [];
-    for (const d of batch) {
-      const fields = d.fields === null ? null : fieldsToObject(d.fields);
-      if (fields === null) {
-        dead.push({ id: d.id, err: new PermanentError('RP_ERR_POISON_ENTRY', 'message deleted while pending'), deliveries: d.deliveries, fields: null });
-        continue;
-      }
-      if (d.deliveries > this.maxDeliveries) {
-        dead.push({
-          id: d.id,
-          err: new PermanentError('RP_ERR_MAX_DELIVERIES', `delivered ${d.deliveries} times (max ${this.maxDeliveries}) without being screened`),
-          deliveries: d.deliveries,
-          fields,
-        });
-        continue;
-      }
-      try {
-        todo.push({ id: d.id, fields, deliveries: d.deliveries, parsed: parseRawEntry(fields) });
-      } catch (err) {
-        const e = err instanceof RiskpipeError ? err : new PermanentError('RP_ERR_POISON_ENTRY', `entry cannot be read: ${(err as Error).message}`, err);
-        dead.push({ id: d.id, err: e, deliveries: d.deliveries, fields });
-      }
-    }
-    if (dead.length > 0) await this.deadletter(dead);
-    if (todo.length === 0) return;
-
-    // author
-    const stats = await this.authors.observe(todo.map((t) => t.parsed.event));
-    for (let i = 0; i < todo.length; i++) todo[i].author = stats[i];
-
-    // screen
-    const results = await this.screen(todo);
-    const routed: { item: Screening; prediction: RiskPrediction }[] = [];
-    const failedForGood: DeadItem[] = [];
-    let transient = 0;
-    for (let i = 0; i < todo.length; i++) {
-      const r = results[i];
-      if (!(r instanceof Error)) routed.push({ item: todo[i], prediction: r });
-      else if (isRetryable(r)) transient++;
-      else {
-        const err = r instanceof RiskpipeError ? r : new PermanentError('RP_ERR_INTERNAL', r.message, r);
-        failedForGood.push({ id: todo[i].id, err, deliveries: todo[i].deliveries, fields: todo[i].fields });
-      }
-    }
-    if (transient > 0) {
-      this.metrics.transientFailures(transient);
-      this.log.warn({ entries: transient }, 'screening failed transiently; entries stay pending and are claimed again after claimIdleMs');
-    }
-    if (failedForGood.length > 0) await this.deadletter(failedForGood);
-
-    // route (+ ack)
-    if (routed.length > 0) await this.route(routed);
-    this.metrics.batch((performance.now() - started) / 1000);
-  }
-
-  private async screen(todo: Screening[]): Promise<(RiskPrediction | Error)[]> {
-    const items = todo.map((t) => ({ event: t.parsed.event, author: t.author }));
+  private async screen(todo: Decoded<ParsedRawEntry>[], stats: AuthorStats[]): Promise<Outcome<RiskPrediction>[]> {
+    const items = todo.map((t, i) => ({ event: t.value.event, author: stats[i] }));
     try {
       const preds = await this.screener.screenBatch(items);
       if (preds.length !== items.length) throw new PermanentError('RP_ERR_INTERNAL', `screener returned ${preds.length} predictions for ${items.length} events`);
-      return preds;
+      return preds.map((p) => ({ kind: 'ok', output: p }));
     } catch (err) {
-      if (items.length === 1) return [asError(err)];
+      if (items.length === 1) return [failure(err)];
       // One entry can fail a whole batch: score them one by one so that only it is held back.
       // In sequence, not at once: a batching embedder would put concurrent calls back into one
       // batch, and the bad text would fail the others again.
       this.log.warn({ err, entries: items.length }, 'batch screening failed; screening its entries one by one');
-      const out: (RiskPrediction | Error)[] = [];
+      const out: Outcome<RiskPrediction>[] = [];
       for (const it of items) {
-        out.push(await this.screener.screenBatch([it]).then((p) => p[0] ?? new PermanentError('RP_ERR_INTERNAL', 'screener returned no prediction'), asError));
+        try {
+          const [p] = await this.screener.screenBatch([it]);
+          out.push(p ? { kind: 'ok', output: p } : failure(new PermanentError('RP_ERR_INTERNAL', 'screener returned no prediction')));
+        } catch (e) {
+          out.push(failure(e));
+        }
       }
       return out;
     }
   }
 
-  private async route(routed: { item: Screening; prediction: RiskPrediction }[]): Promise<void> {
-    const args: string[] = new Array(3 + routed.length * 6);
-    args[0] = this.group;
-    args[1] = STREAM_SCHEMA_VERSION;
-    args[2] = new Date().toISOString();
-    const routes: Route[] = new Array(routed.length);
-    for (let i = 0; i < routed.length; i++) {
-      const { item, prediction } = routed[i];
-      const route = routeFor(prediction.risk_score, this.threshold);
-      routes[i] = route;
-      const b = 3 + i * 6;
-      args[b] = item.id;
-      args[b + 1] = route === 'reasoning_queue' ? 'r' : 'l';
-      args[b + 2] = item.parsed.event.event_id;
-      args[b + 3] = item.parsed.eventJson;
-      args[b + 4] = JSON.stringify(prediction);
-      args[b + 5] = item.parsed.traceparent;
-    }
-    const reply = (await routeAck(this.redis, [this.streams.raw, this.streams.reasoning, this.streams.lowRisk], args)) as (string | number)[];
+  private async route(done: Done<ParsedRawEntry, RiskPrediction>[]): Promise<SettleOutcome[]> {
+    const screenedAt = new Date().toISOString();
+    const routes: Route[] = new Array(done.length);
+    const reply = await this.bus.settle(
+      this.ref,
+      done.map((d, i) => {
+        const route = routeFor(d.output.risk_score, this.threshold);
+        routes[i] = route;
+        const batchId = d.fields.batch_id;
+        const fields: Record<string, string> = {
+          v: STREAM_SCHEMA_VERSION,
+          event_id: d.value.event.event_id,
+          event: d.value.eventJson,
+          prediction: JSON.stringify(d.output),
+          source_id: d.delivery.id,
+          traceparent: d.value.traceparent,
+          screened_at: screenedAt,
+          // Always present (empty when unknown), so a batch's outputs share one field template.
+          batch_id: batchId ?? '',
+        };
+        return {
+          id: d.delivery.id,
+          output: { stream: route === 'reasoning_queue' ? 'reasoning' : 'lowRisk', fields },
+          batchId,
+          count: ['screened', route === 'reasoning_queue' ? 'escalated' : 'low_risk'],
+        };
+      }),
+    );
 
     const counts = new Map<string, number>();
-    let already = 0;
-    for (let i = 0; i < routed.length; i++) {
-      if (reply[i] === 0) {
-        already++;
-        continue;
-      }
-      const { item, prediction } = routed[i];
+    for (let i = 0; i < done.length; i++) {
+      if (reply[i] === null) continue;
+      const { value, output: prediction } = done[i];
       const key = `${routes[i]}|${prediction.risk_category}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
-      // learn
+      // 5. learn
       if (routes[i] === 'reasoning_queue' && this.screener.addEscalated && !this.knownAlready(prediction)) {
         try {
-          this.screener.addEscalated(item.parsed.event, prediction);
+          this.screener.addEscalated(value.event, prediction);
         } catch (err) {
-          this.log.warn({ err, event_id: item.parsed.event.event_id }, 'could not add an escalated event to the neighbour index');
+          this.log.warn({ err, event_id: value.event.event_id }, 'could not add an escalated event to the neighbour index');
         }
       }
     }
     this.metrics.routed(counts);
-    if (already > 0) {
-      this.metrics.alreadyAcked(already);
-      this.log.info({ entries: already }, 'entries were already routed by another consumer; not routed twice');
-    }
+    return reply;
   }
 
   /** Whether the neighbour index already has a near-copy of this verdict's message, with its category. */
@@ -724,23 +391,10 @@ export class ScreenWorker {
     }
     return false;
   }
-
-  private async deadletter(items: DeadItem[]): Promise<void> {
-    const args: string[] = [this.group, STREAM_SCHEMA_VERSION, 'screen', new Date().toISOString()];
-    for (const it of items) {
-      args.push(it.id, it.err.message, it.err.code, String(it.deliveries), it.fields ? JSON.stringify(it.fields) : '', it.fields?.traceparent ?? '');
-    }
-    const reply = (await deadletterAck(this.redis, [this.streams.raw, this.streams.deadletter], args)) as (string | number)[];
-    items.forEach((it, i) => {
-      if (reply[i] === 0 || reply[i] === 1) return;
-      this.metrics.deadlettered(it.err.code);
-      // The error text can quote the entry (a JSON parse error does): debug level only.
-      this.log.warn({ source_id: it.id, code: it.err.code, deliveries: it.deliveries }, 'entry dead-lettered');
-      this.log.debug({ source_id: it.id, err: it.err }, 'dead-letter reason');
-    });
-  }
 }
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new RiskpipeError('RP_ERR_INTERNAL', String(err));
+function failure(err: unknown): Outcome<RiskPrediction> {
+  const e = err instanceof Error ? err : new RiskpipeError('RP_ERR_INTERNAL', String(err));
+  if (e instanceof RiskpipeError ? e.retryable : !(e instanceof PermanentError)) return { kind: 'transient', error: e };
+  return { kind: 'permanent', error: e };
 }

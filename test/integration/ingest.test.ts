@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildIngestApp } from '../../src/ingest/app.js';
 import { createProducerRedis } from '../../src/common/redis.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { isTraceparent } from '../../src/common/trace.js';
 import { Event, fieldsToObject, RawEntry, STREAM_SCHEMA_VERSION } from '../../src/models/index.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -29,7 +30,7 @@ function event(over: Record<string, unknown> = {}): Record<string, unknown> {
 async function makeApp(opts: Partial<Parameters<typeof buildIngestApp>[0]> = {}) {
   const prefix = uniquePrefix('ingest');
   prefixes.push(prefix);
-  const app = await buildIngestApp({ redis: producer, stream: `${prefix}events:raw`, prefix, apiKeys: [KEY], ...opts });
+  const app = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }), apiKeys: [KEY], ...opts });
   return { app, prefix, stream: `${prefix}events:raw` };
 }
 
@@ -384,7 +385,7 @@ describe('Redis down and back', () => {
     redis.on('error', (err) => connectionErrors.push(err)); // expected while the server is down
     await new Promise((r) => redis.once('ready', r));
     const prefix = uniquePrefix('down');
-    const app = await buildIngestApp({ redis, stream: `${prefix}events:raw`, prefix, apiKeys: [KEY] });
+    const app = await buildIngestApp({ bus: new RedisBus(redis, undefined, { role: 'producer', prefix }), apiKeys: [KEY] });
     try {
       expect((await post(app, '/v1/events/ingest', event())).statusCode).toBe(200);
       await server.stop();

@@ -2,15 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createConsumerRedis } from '../../src/common/redis.js';
-import { GROUPS, RiskPrediction, streamNames, type Event } from '../../src/models/index.js';
+import { GROUPS, RiskPrediction, type Event } from '../../src/models/index.js';
 import { buildScreenApp } from '../../src/screen/app.js';
 import { createScreenMetrics } from '../../src/screen/metrics.js';
 import { startScreenService } from '../../src/screen/service.js';
-import { readGroupInfo, type ScreenFn } from '../../src/screen/worker.js';
+import type { ScreenFn } from '../../src/screen/worker.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { waitForHttp } from '../helpers/cli.js';
 import { freePort } from '../helpers/redis-server.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 /*
  * The screening HTTP API through inject(), on real Redis, with a tiny scorer defined here (the
@@ -20,6 +22,7 @@ import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../hel
 const KEY = 'screen-test-key-1';
 let admin: Redis;
 let redis: Redis;
+let bus: RedisBus;
 let app: FastifyInstance;
 const prefix = uniquePrefix('screen-api');
 const streams = streamNames(prefix);
@@ -54,8 +57,9 @@ beforeAll(async () => {
   admin = await connectTestRedis();
   redis = createConsumerRedis(REDIS_URL);
   await redis.ping();
-  const metrics = createScreenMetrics(() => readGroupInfo(redis, streams.raw, GROUPS.screening));
-  app = await buildScreenApp({ screener: scorer, threshold: 0.7, redis, prefix, consumer: 'api-test', metrics, apiKeys: [KEY] });
+  bus = new RedisBus(redis, REDIS_URL, { role: 'consumer', prefix });
+  const metrics = createScreenMetrics(() => bus.groupInfo({ stream: 'raw', group: GROUPS.screening }));
+  app = await buildScreenApp({ screener: scorer, threshold: 0.7, bus, consumer: 'api-test', metrics, apiKeys: [KEY] });
 });
 
 afterAll(async () => {
@@ -80,7 +84,7 @@ describe('screen API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'ready', redis: 'ok', model: 'loaded' });
 
-    const loading = await buildScreenApp({ screener: () => undefined, threshold: 0.7, redis });
+    const loading = await buildScreenApp({ screener: () => undefined, threshold: 0.7, bus });
     const r2 = await loading.inject('/ready');
     expect(r2.statusCode).toBe(503);
     expect(r2.headers['retry-after']).toBe('5');
@@ -94,7 +98,7 @@ describe('screen API', () => {
   it('GET /ready is 503 when Redis is unreachable, without waiting for it', async () => {
     const dead = createConsumerRedis('redis://127.0.0.1:1', { retryStrategy: () => 60_000 });
     dead.on('error', () => undefined);
-    const a = await buildScreenApp({ screener: scorer, threshold: 0.7, redis: dead });
+    const a = await buildScreenApp({ screener: scorer, threshold: 0.7, bus: new RedisBus(dead, undefined, { role: 'consumer' }) });
     const t0 = Date.now();
     const res = await a.inject('/ready');
     expect(Date.now() - t0).toBeLessThan(1500);

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { traceparentFor } from '../../src/common/trace.js';
-import { GROUPS, STREAM_SCHEMA_VERSION, decodeRouted, fieldsToObject, streamNames } from '../../src/models/index.js';
+import { GROUPS, STREAM_SCHEMA_VERSION, decodeRouted, fieldsToObject } from '../../src/models/index.js';
 import { assertBuilt, runCli, startCli, waitForHttp } from '../helpers/cli.js';
 import { cleanupPrefix, connectTestRedis, uniquePrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redis-server.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 /* The real binary (dist/) with the real Screener and the hash embedder. */
 

@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createConsumerRedis } from '../../src/common/redis.js';
 import { traceparentFor } from '../../src/common/trace.js';
-import { GROUPS, RiskPrediction, STREAM_SCHEMA_VERSION, decodeRouted, fieldsToObject, streamNames, type Event } from '../../src/models/index.js';
+import { GROUPS, RiskPrediction, STREAM_SCHEMA_VERSION, decodeRouted, fieldsToObject, type Event } from '../../src/models/index.js';
 import { buildScreenApp } from '../../src/screen/app.js';
 import { createEmbedder } from '../../src/embed/index.js';
 import { Screener } from '../../src/screen/screener.js';
 import { ScreenWorker } from '../../src/screen/worker.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { streamNames } from '../../src/stream/keys.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 
 /*
  * The worker and the API with the real Screener (hash embedder, built-in exemplars and policy):
@@ -58,7 +60,7 @@ describe('screen worker with the real Screener', () => {
     const redis = createConsumerRedis(REDIS_URL);
     const blockingRedis = createConsumerRedis(REDIS_URL);
     const threshold = screener.policy.thresholds.screening;
-    const w = new ScreenWorker({ redis, blockingRedis, screener, threshold, prefix, blockMs: 100 });
+    const w = new ScreenWorker({ bus: new RedisBus(redis, REDIS_URL, { role: 'consumer', prefix }), screener, threshold, blockMs: 100 });
     try {
       await w.start();
       const deadline = Date.now() + 15_000;

@@ -10,13 +10,14 @@ import {
   STREAM_SCHEMA_VERSION,
   decodeRouted,
   fieldsToObject,
-  streamNames,
   type Event,
   type RiskPrediction,
 } from '../../src/models/index.js';
 import type { AuthorStats } from '../../src/screen/types.js';
 import { ScreenWorker, type ScreenFn } from '../../src/screen/worker.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 /*
  * Worker mechanics on real Redis with a tiny scorer defined here: 0.9 for "ROUTE_HIGH", 0.1
@@ -106,7 +107,7 @@ function startWorker(prefix: string, screener: ScreenFn, opts: Partial<Construct
   const redis = createConsumerRedis(REDIS_URL);
   const blockingRedis = createConsumerRedis(REDIS_URL);
   connections.push(redis, blockingRedis);
-  const w = new ScreenWorker({ redis, blockingRedis, screener, threshold: 0.7, prefix, blockMs: 100, ...opts });
+  const w = new ScreenWorker({ bus: new RedisBus(redis, REDIS_URL, { role: 'consumer', prefix }), screener, threshold: 0.7, blockMs: 100, ...opts });
   workers.push(w);
   return w;
 }
@@ -387,19 +388,18 @@ describe('trimming the raw stream', () => {
   });
 });
 
-describe('route-ack.lua', () => {
+describe('settle (src/stream/redis/lua/settle.lua)', () => {
   it('is idempotent: a source id is routed only by the call whose XACK removed it', async () => {
-    const { streams } = setup('sw-lua');
+    const { prefix, streams } = setup('sw-lua');
     const source = await writeRaw(streams.raw, rawFields(event()));
     await admin.xgroup('CREATE', streams.raw, GROUPS.screening, '0');
     await admin.xreadgroup('GROUP', GROUPS.screening, 'c', 'STREAMS', streams.raw, '>');
-    const lua = readFileSync(new URL('../../src/screen/lua/route-ack.lua', import.meta.url), 'utf8');
-    const args = [GROUPS.screening, '1', new Date().toISOString(), source, 'r', 'e1', '{}', '{}', 'tp'];
-    const keys = [streams.raw, streams.reasoning, streams.lowRisk];
-    const first = (await admin.eval(lua, 3, ...keys, ...args)) as (string | number)[];
-    const second = (await admin.eval(lua, 3, ...keys, ...args)) as (string | number)[];
+    const bus = new RedisBus(admin, undefined, { role: 'consumer', prefix });
+    const item = { id: source, output: { stream: 'reasoning' as const, fields: { v: '1', event_id: 'e1', event: '{}', prediction: '{}', source_id: source, traceparent: 'tp' } } };
+    const first = await bus.settle({ stream: 'raw', group: GROUPS.screening }, [item]);
+    const second = await bus.settle({ stream: 'raw', group: GROUPS.screening }, [item]);
     expect(first[0]).toMatch(/^\d+-\d+$/);
-    expect(second).toEqual([0]);
+    expect(second).toEqual([null]);
     expect(await admin.xlen(streams.reasoning)).toBe(1);
     expect(await admin.xlen(streams.lowRisk)).toBe(0);
   });

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildIngestApp, type IngestAppOptions } from '../../src/ingest/app.js';
 import { createProducerRedis } from '../../src/common/redis.js';
+import { RedisBus } from '../../src/stream/redis/bus.js';
 import { parseInput, sendEvents, type InputItem, type SendSummary } from '../../src/cli/send/send.js';
 import { assertBuilt, BIN, ROOT, runCli } from '../helpers/cli.js';
 import { cleanupPrefix, connectTestRedis, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -29,7 +30,7 @@ async function ingest(opts: Partial<IngestAppOptions> = {}) {
   const prefix = uniquePrefix('send');
   prefixes.push(prefix);
   const stream = `${prefix}events:raw`;
-  const app = await buildIngestApp({ redis: producer, stream, prefix, apiKeys: [KEY], ...opts });
+  const app = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }), apiKeys: [KEY], ...opts });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   apps.push(app);
   return { url, prefix, stream, app };
@@ -319,7 +320,7 @@ describe('sendEvents', () => {
     const prefix = uniquePrefix('send-late');
     prefixes.push(prefix);
     const late = setTimeout(async () => {
-      const app = await buildIngestApp({ redis: producer, stream: `${prefix}events:raw`, prefix });
+      const app = await buildIngestApp({ bus: new RedisBus(producer, undefined, { role: 'producer', prefix }) });
       apps.push(app);
       await app.listen({ port, host: '127.0.0.1' });
     }, 600);
@@ -337,7 +338,7 @@ describe('sendEvents', () => {
     conn.on('error', () => {}); // refused while Redis is down: expected
     closers.push(() => conn.disconnect());
     await new Promise((r) => conn.once('ready', r));
-    const app = await buildIngestApp({ redis: conn, stream: 'events:raw', retryAfterS: 1 });
+    const app = await buildIngestApp({ bus: new RedisBus(conn, undefined, { role: 'producer' }), retryAfterS: 1 });
     apps.push(app);
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     await redis.stop();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Event, parseEvent, RiskPrediction, RISK_FLAGS, streamNames } from '../../src/models/index.js';
-import { contentHash } from '../../src/ingest/queue.js';
+import { Event, parseEvent, RiskPrediction, RISK_FLAGS } from '../../src/models/index.js';
+import { contentHash } from '../../src/stream/index.js';
 import { isTraceparent, traceparentFor } from '../../src/common/trace.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 const base = { event_id: 'e1', event_type: 'message_created', platform: 'discord', user_id: 'u1', author_id: 'a1', content: 'hi' };
 

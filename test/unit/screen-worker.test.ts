@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../src/common/errors.js';
-import { STREAM_SCHEMA_VERSION, streamNames, type Event, type RiskPrediction } from '../../src/models/index.js';
+import { STREAM_SCHEMA_VERSION, type Event, type RiskPrediction } from '../../src/models/index.js';
 import { contentKey, windowBucket } from '../../src/screen/author.js';
 import { createScreenMetrics } from '../../src/screen/metrics.js';
 import { RecentVectorsEmbedder, eventFromInput, parseRawEntry, routeFor, routeStream, type ScreenFn } from '../../src/screen/worker.js';
 import { formatExplanation } from '../../src/cli/commands/explain.js';
 import { screenLines, summary, tableWriter, type LineResult } from '../../src/cli/commands/screen.js';
+import { streamNames } from '../../src/stream/keys.js';
 
 const ev: Event = {
   event_id: 'e1',

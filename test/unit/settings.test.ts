@@ -54,3 +54,22 @@ describe('serve-ingest settings', () => {
     expect(problems(() => resolveSettings(serveIngestSettings, {}, { RISKPIPE_PREFIX: 'a b' }))[0]).toMatch(/^prefix/);
   });
 });
+
+describe('settings declared once', () => {
+  it('every setting of the catalogue has a description, and its help names the env and the default', async () => {
+    const { SETTINGS, settingHelp } = await import('../../src/cli/settings.js');
+    for (const [name, s] of Object.entries(SETTINGS)) {
+      expect(s.description, name).toBeTruthy();
+      if (s.env) expect(settingHelp(s), name).toContain(`env ${s.env}`);
+    }
+    expect(settingHelp(SETTINGS.maxQueueDepth)).toBe('answer 503 while events:raw has this many unconsumed entries (env RISKPIPE_MAX_QUEUE_DEPTH; default 100000)');
+  });
+
+  it('the commander options are generated from the specs', async () => {
+    const { buildProgram } = await import('../../src/cli/index.js');
+    const cmd = buildProgram().commands.find((c) => c.name() === 'serve-ingest')!;
+    const flags = cmd.options.map((o) => o.long);
+    expect(flags).toEqual(expect.arrayContaining(['--redis-url', '--prefix', '--hash-tag', '--max-queue-depth', '--dedup-window-s', '--max-batch-size', '--body-limit-bytes', '--port', '--host', '--api-keys']));
+    expect(cmd.helpInformation().replace(/\s+/g, ' ')).toContain('(env RISKPIPE_DEDUP_WINDOW_S; default 3600)');
+  });
+});

@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { RiskpipeError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
-import { streamNames, type Event, type RiskPrediction } from '../../models/index.js';
+import type { Event, RiskPrediction } from '../../models/index.js';
+import { streamNames } from '../../stream/keys.js';
 import { eventFromInput, routeFor, routeStream } from '../../screen/worker.js';
-import { logLevel, prefix, resolveSettings } from '../settings.js';
-import { loadScreener, scoringSettings } from './screen.js';
+import { explainSettings, resolveSettings } from '../settings.js';
+import { loadScreener } from './screen.js';
 
-export const explainSettings = {
-  ...scoringSettings,
-  prefix: { flag: 'prefix', env: 'RISKPIPE_PREFIX', schema: prefix, default: '' },
-  logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'warn' },
-};
+// Declared once, in ../settings.ts.
+export { explainSettings };
 
 export interface Explanation {
   event: Event;

@@ -1,34 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
-import { streamNames, type Event, type FieldError, type RiskPrediction, type StreamNames } from '../../models/index.js';
+import type { Event, FieldError, RiskPrediction } from '../../models/index.js';
+import { streamNames } from '../../stream/keys.js';
+import type { StreamNames } from '../../stream/types.js';
 import type { OwnedScreener } from '../../screen/service.js';
 import type { Embedder } from '../../screen/types.js';
 import { RecentVectorsEmbedder, eventFromInput, routeFor, routeStream, type ScreenFn } from '../../screen/worker.js';
-import { logLevel, prefix, resolveSettings, unitInterval, type Resolved } from '../settings.js';
+import { resolveSettings, scoringSettings, screenSettings, type Resolved } from '../settings.js';
 
-/** Settings of every command that scores: which embedder, which model, which threshold. */
-export const scoringSettings = {
-  embedder: { flag: 'embedder', env: 'RISKPIPE_EMBEDDER', schema: z.enum(['hash', 'onnx'], { error: 'must be hash or onnx' }), default: 'hash' },
-  modelDir: { flag: 'modelDir', env: 'RISKPIPE_MODEL_DIR', schema: z.string().min(1, { error: 'must not be empty' }).optional() },
-  threshold: { flag: 'threshold', env: 'SCREENING_THRESHOLD', schema: unitInterval.optional() },
-  /** "when-evidence" searches neighbours only for events a rule found something in: much faster on benign traffic, same routing. */
-  neighbors: {
-    flag: 'neighbors',
-    env: 'RISKPIPE_NEIGHBORS',
-    schema: z.enum(['always', 'when-evidence'], { error: 'must be always or when-evidence' }),
-    default: 'always',
-  },
-};
-
-export const screenSettings = {
-  ...scoringSettings,
-  // Only for the stream names in routed_to: `screen` never connects to Redis.
-  prefix: { flag: 'prefix', env: 'RISKPIPE_PREFIX', schema: prefix, default: '' },
-  logLevel: { flag: 'logLevel', env: 'LOG_LEVEL', schema: logLevel, default: 'warn' },
-};
+// Declared once, in ../settings.ts (flags, env, defaults, help).
+export { scoringSettings, screenSettings };
 
 export type ScoringConfig = Resolved<typeof scoringSettings>;
 

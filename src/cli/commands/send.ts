@@ -1,22 +1,11 @@
-import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
-import { Platform } from '../../models/index.js';
-import { positiveInt, nonNegativeInt, resolveSettings } from '../settings.js';
+import { resolveSettings, sendSettings } from '../settings.js';
 import { readInputFile, textEvent, type InputItem } from '../send/input.js';
-import { MAX_BATCH_SIZE, sendEvents } from '../send/send.js';
+import { sendEvents } from '../send/send.js';
 import { formatSummary } from '../send/summary.js';
 
-export const sendSettings = {
-  url: { flag: 'url', env: 'RISKPIPE_URL', schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }), default: 'http://127.0.0.1:8001' },
-  apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().optional() },
-  // Larger values are capped rather than refused: the server's limit is what matters.
-  batchSize: { flag: 'batchSize', schema: positiveInt().transform((n) => Math.min(n, MAX_BATCH_SIZE)), default: 200 },
-  concurrency: { flag: 'concurrency', schema: positiveInt(64), default: 4 },
-  maxRetries: { flag: 'maxRetries', schema: nonNegativeInt(100), default: 8 },
-  // The event model's own schema: case-insensitive, and its error lists the allowed platforms.
-  platform: { flag: 'platform', schema: Platform, default: 'web_chat' },
-  author: { flag: 'author', schema: z.string().trim().min(1, { error: 'must not be empty' }), default: 'cli-user' },
-};
+// Declared once, in ../settings.ts.
+export { sendSettings };
 
 /**
  * `riskpipe send`: exit 0 when every event was queued or a duplicate, 1 when anything was rejected

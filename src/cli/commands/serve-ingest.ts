@@ -1,19 +1,10 @@
 import { createLogger } from '../../common/logger.js';
 import { startIngestServer } from '../../ingest/server.js';
-import { apiKeys, port, positiveInt, resolveSettings, sharedSettings } from '../settings.js';
+import { resolveSettings, serveIngestSettings } from '../settings.js';
 import { untilSignal } from '../signals.js';
-import { z } from 'zod';
 
-export const serveIngestSettings = {
-  ...sharedSettings,
-  host: { flag: 'host', env: 'RISKPIPE_HOST', schema: z.string().min(1), default: '0.0.0.0' },
-  port: { flag: 'port', env: 'RISKPIPE_INGEST_PORT', schema: port, default: 8001 },
-  apiKeys: { flag: 'apiKeys', env: 'RISKPIPE_API_KEYS', schema: apiKeys, default: '' },
-  maxQueueDepth: { flag: 'maxQueueDepth', env: 'RISKPIPE_MAX_QUEUE_DEPTH', schema: positiveInt(), default: 100_000 },
-  dedupWindowS: { flag: 'dedupWindowS', env: 'RISKPIPE_DEDUP_WINDOW_S', schema: positiveInt(365 * 24 * 3600), default: 3600 },
-  maxBatchSize: { flag: 'maxBatchSize', env: 'RISKPIPE_MAX_BATCH_SIZE', schema: positiveInt(10_000), default: 500 },
-  bodyLimitBytes: { flag: 'bodyLimitBytes', env: 'RISKPIPE_BODY_LIMIT_BYTES', schema: positiveInt(1024 * 1024 * 1024), default: 16 * 1024 * 1024 },
-};
+// Declared once, in ../settings.ts.
+export { serveIngestSettings };
 
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   // PORT is the common convention of process managers; RISKPIPE_INGEST_PORT wins over it.

@@ -1,17 +1,12 @@
 import { z } from 'zod';
 import { RiskpipeError } from '../../common/errors.js';
 import { createConsumerRedis } from '../../common/redis.js';
-import { nonNegativeInt, positiveInt, resolveSettings, sharedSettings } from '../settings.js';
+import { createKeys } from '../../stream/keys.js';
+import { resolveSettings, tailSettings } from '../settings.js';
 import { formatEntry, tailStream } from '../tail/tail.js';
 
-export const tailSettings = {
-  redisUrl: sharedSettings.redisUrl,
-  prefix: sharedSettings.prefix,
-  count: { flag: 'count', schema: nonNegativeInt().optional() },
-  blockMs: { flag: 'blockMs', schema: positiveInt(60_000), default: 5000 },
-  json: { flag: 'json', schema: z.boolean(), default: false },
-  fromStart: { flag: 'fromStart', schema: z.boolean(), default: false },
-};
+// Declared once, in ../settings.ts.
+export { tailSettings };
 
 /** How long the first connection may take before tail-stream says Redis is not there. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -22,7 +17,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export async function run(stream: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(tailSettings, flags, env);
-  const name = cfg.prefix + stream;
+  // Our streams by their default names (events:low_risk), anything else with the prefix before it.
+  const name = createKeys({ prefix: cfg.prefix, hashTag: cfg.hashTag }).resolveStream(stream);
   let connected = false;
   // A dedicated connection: disconnecting it is how a stop interrupts the blocking XREAD. It
   // reconnects forever once it has connected, but not before: nobody is there at all is reported

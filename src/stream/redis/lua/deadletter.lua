@@ -1,19 +1,22 @@
 --[[
   Move entries that can never succeed to the dead-letter stream and acknowledge them, atomically.
-  Idempotent like route-ack.lua: XACK first, XADD only for the entries that XACK removed from the
-  pending list. An entry whose message is gone (deleted from the source stream while pending) is
-  passed with an empty fields JSON and is only acknowledged.
+  Idempotent like settle.lua: XACK first, XADD (and count dead_lettered in the entry's batch)
+  only for the entries that XACK removed from the pending list. An entry whose message is gone
+  (deleted from the source stream while pending) is passed with an empty fields JSON and is only
+  acknowledged.
 
-  KEYS[1]  source stream (e.g. "events:raw")
-  KEYS[2]  dead-letter stream (e.g. "events:deadletter")
+  KEYS[1]     source stream (e.g. "{rp}:events:raw")
+  KEYS[2]     dead-letter stream (e.g. "{rp}:events:deadletter")
+  KEYS[3 ...] batch counter hashes, referred to by index below
 
   ARGV[1]  consumer group
   ARGV[2]  stream schema version
   ARGV[3]  stage (e.g. "screen")
   ARGV[4]  failed_at (ISO 8601)
-  ARGV[5 + 6(i-1) ...]  for entry i: source id, error message, error code, delivery count,
+  ARGV[5]  batch counters' time to live in seconds
+  ARGV[6 + 7(i-1) ...]  for entry i: source id, error message, error code, delivery count,
                         JSON object of the original fields ("" when the message is gone),
-                        traceparent ("" when unknown)
+                        traceparent ("" when unknown), batch key index (0 = none)
 
   Returns one value per entry, in order: the dead-letter entry id, 1 when only acknowledged
   (message gone), or 0 when it was no longer pending.
@@ -21,10 +24,11 @@
 
 local source = KEYS[1]
 local group = ARGV[1]
+local ttl = tonumber(ARGV[5])
 local out = {}
-local n = (#ARGV - 4) / 6
+local n = (#ARGV - 5) / 7
 for i = 1, n do
-  local base = 5 + 6 * (i - 1)
+  local base = 6 + 7 * (i - 1)
   local source_id = ARGV[base]
   if redis.call('XACK', source, group, source_id) == 1 then
     if ARGV[base + 4] == '' then
@@ -40,6 +44,11 @@ for i = 1, n do
         fields[#fields + 1] = ARGV[base + 5]
       end
       out[i] = redis.call('XADD', KEYS[2], '*', unpack(fields))
+      local bk = tonumber(ARGV[base + 6])
+      if bk > 0 and redis.call('EXISTS', KEYS[bk]) == 1 then
+        redis.call('HINCRBY', KEYS[bk], 'dead_lettered', 1)
+        redis.call('EXPIRE', KEYS[bk], ttl)
+      end
     end
   else
     out[i] = 0

@@ -162,9 +162,14 @@ export class IndexProcessor implements Processor<IndexItem, IndexOutput> {
     const failed = items.map((_, k) => k).filter((k) => errors[k]);
     if (failed.length > 0) {
       try {
-        await this.o.store.recordFailures(
+        const { indexed } = await this.o.store.recordFailures(
           failed.map((k) => ({ ...this.ref(items[k]), error: errors[k]!.message.slice(0, 2000), errorCode: codeOf(errors[k]!), deadLettered: outcomes[k].kind === 'permanent' })),
         );
+        // A dead-lettered event's vector (if this attempt wrote one) leaves the index too, unless an
+        // earlier delivery completed it. Best effort: search hides it anyway, and a replay rewrites it.
+        const keep = new Set(indexed);
+        const drop = failed.filter((k) => outcomes[k].kind === 'permanent').map((k) => items[k].value.event.event_id).filter((id) => !keep.has(id));
+        if (drop.length > 0) await this.o.index.remove(drop).catch((err) => this.log.debug({ err }, 'could not remove dead-lettered vectors'));
       } catch (err) {
         // The store is what failed, most likely: the bus still has the entry, and its next delivery tries again.
         this.log.warn({ err, events: failed.length }, 'could not log the failed attempts in the store');

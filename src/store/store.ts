@@ -217,9 +217,12 @@ export class Store {
       }
       await this.logAttempts(tx, rows.map((r) => ({ ...r, outcome: 'indexed' as const, error: null, errorCode: null })));
       const { rows: updated } = await tx.query<{ event_id: string }>(
+        // A join on the id list (not = ANY): the planner then looks each id up by primary key
+        // even before the table has statistics.
         `UPDATE events e SET status = 'indexed', indexed_at = now(), updated_at = now(), last_error = NULL, last_error_code = NULL,
            attempts = (SELECT count(DISTINCT (a.entry_id, a.delivery))::int FROM delivery_attempts a WHERE a.event_id = e.event_id)
-         WHERE e.event_id = ANY($1::text[])
+         FROM unnest($1::text[]) AS i(event_id)
+         WHERE e.event_id = i.event_id
          RETURNING e.event_id`,
         [ids],
       );
@@ -230,22 +233,24 @@ export class Store {
   /**
    * Logs failed deliveries and their errors. An event not yet indexed becomes `failed` (a retry
    * is due) or `dead_lettered`; an indexed one stays indexed (its data is complete: this was a
-   * redelivery) and only its last error is noted.
+   * redelivery) and only its last error is noted. Returns the ids that are (still) indexed.
    */
-  async recordFailures(items: FailureInput[]): Promise<void> {
+  async recordFailures(items: FailureInput[]): Promise<{ indexed: string[] }> {
     const rows = lastById(items, (i) => i.eventId);
-    if (rows.length === 0) return;
-    await this.db.transaction(async (tx) => {
+    if (rows.length === 0) return { indexed: [] };
+    return this.db.transaction(async (tx) => {
       await this.logAttempts(tx, rows.map((r) => ({ ...r, outcome: r.deadLettered ? ('dead_lettered' as const) : ('failed' as const) })));
-      await tx.query(
+      const { rows: updated } = await tx.query<{ event_id: string; status: EventStatus }>(
         `UPDATE events e SET
            status = CASE WHEN e.status = 'indexed' THEN 'indexed' WHEN x.dead THEN 'dead_lettered' ELSE 'failed' END,
            last_error = x.error, last_error_code = x.error_code, updated_at = now(),
            attempts = (SELECT count(DISTINCT (a.entry_id, a.delivery))::int FROM delivery_attempts a WHERE a.event_id = e.event_id)
          FROM jsonb_to_recordset($1::jsonb) AS x(event_id text, error text, error_code text, dead boolean)
-         WHERE e.event_id = x.event_id`,
+         WHERE e.event_id = x.event_id
+         RETURNING e.event_id, e.status`,
         [JSON.stringify(rows.map((r) => ({ event_id: r.eventId, error: r.error, error_code: r.errorCode, dead: r.deadLettered })))],
       );
+      return { indexed: updated.filter((u) => u.status === 'indexed').map((u) => u.event_id) };
     });
   }
 
@@ -335,8 +340,8 @@ export class Store {
               COALESCE((SELECT jsonb_agg(jsonb_build_object('type', i.type, 'description', i.description, 'target', i.target, 'severity', i.severity,
                                                             'confidence', i.confidence, 'evidence', i.evidence) ORDER BY i.ordinal)
                         FROM incidents i WHERE i.event_id = e.event_id), '[]'::jsonb) AS incidents
-       FROM events e LEFT JOIN predictions p ON p.event_id = e.event_id
-       WHERE e.event_id = ANY($1::text[]) AND e.status = 'indexed'`,
+       FROM unnest($1::text[]) AS i(event_id) JOIN events e ON e.event_id = i.event_id LEFT JOIN predictions p ON p.event_id = e.event_id
+       WHERE e.status = 'indexed'`,
       [eventIds],
     );
     for (const r of rows) out.set(r.event_id, { ...r, created_at: iso(r.created_at) });

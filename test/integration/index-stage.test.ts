@@ -243,12 +243,15 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       ]);
       expect((await w.store.getEvent('ev-llm'))!.incidents).toEqual([]);
       expect((await w.store.searchRows(['ev-llm'])).size).toBe(0);
+      // Its vector was written by task B, and left with the dead letter.
+      expect(await w.index.count()).toBe(0);
 
       llm.setDefault('/v1/chat/completions', {
         body: chatAnswer(JSON.stringify({ incidents: [{ type: 'threat', description: 'Veiled threat', target: 'reader', severity: 'high', confidence: 0.9, evidence: 'watch your back' }] })),
       });
       await json(w.app, 'POST', '/v1/deadletters/replay', { ids: [dead.id] });
       await until('indexed after replay', async () => (await w.store.getEvent('ev-llm'))?.status === 'indexed');
+      expect(await w.index.count()).toBe(1);
       expect((await w.store.getEvent('ev-llm'))!.incidents).toEqual([expect.objectContaining({ type: 'threat', evidence: 'watch your back', provider: 'openai:test-model' })]);
     } finally {
       await w.close();

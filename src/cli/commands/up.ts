@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { createLogger } from '../../common/logger.js';
+import { resolveSettings } from '../settings.js';
+import { untilSignal } from '../signals.js';
+import { startUp, type RunningUp, type UpConfig } from '../up/compose.js';
+import { upSettings } from '../up/settings.js';
+import { loadScreener } from './screen.js';
+
+// Declared once, in ../up/settings.ts.
+export { upSettings };
+
+/** What `up` prints once everything runs: where things live and what to try next. */
+export function banner(up: RunningUp, cfg: UpConfig, commands: Set<string>): string {
+  const w = up.where;
+  const urlFlag = up.url === 'http://127.0.0.1:8001' ? '' : ` --url ${up.url}`;
+  const key = w.apiKeys ? ' --api-key <key>' : '';
+  const examples = existsSync('examples/events.jsonl') ? 'examples/events.jsonl' : '<events.jsonl>';
+  const next = [
+    `riskpipe send --file ${examples}${urlFlag}${key}`,
+    'riskpipe tail-stream events:reasoning_queue --from-start' + urlFlag + key,
+    `riskpipe search "threats against moderators"${urlFlag}${key}`,
+    `riskpipe batch <batch_id from send> --wait${urlFlag}${key}`,
+    `riskpipe dlq list${urlFlag}${key}`,
+    ...(commands.has('top') ? [`riskpipe top${urlFlag}`] : []),
+    `curl -s ${up.url}/v1/risk/screen -H 'content-type: application/json' -d '{"content": "free nitro at discord-gift.xyz"}'`,
+  ];
+  const lines = [
+    `riskpipe up: ingest → screen → index running on ${up.url} (ready in ${(up.startupMs / 1000).toFixed(1)} s)`,
+    '',
+    `  data dir   ${w.dataDir}`,
+    `  bus        ${w.bus}`,
+    `  store      ${w.store}`,
+    `  vectors    ${w.vectors}`,
+    `  embedder   ${w.embedder}${cfg.threshold !== undefined ? ` (threshold ${cfg.threshold})` : ''}`,
+    `  incidents  ${w.incidents}`,
+    `  API        ${up.url}  (ingest, /v1/risk/screen, /v1/search, /v1/events/:id, /v1/batches/:id, /v1/deadletters, /v1/streams, /health, /ready, /metrics, /docs)`,
+    `  auth       ${w.apiKeys ? 'API key required (RISKPIPE_API_KEYS)' : 'off (set RISKPIPE_API_KEYS to require a key)'}`,
+    '',
+    'Try, in another terminal:',
+    ...next.map((c) => `  ${c}`),
+    '',
+    'Ctrl-C stops it; state is kept in the data dir.',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, commands: Set<string> = new Set()): Promise<void> {
+  // PORT is the common convention of process managers; RISKPIPE_PORT wins over it.
+  const cfg = resolveSettings(upSettings, flags, { ...env, RISKPIPE_PORT: env.RISKPIPE_PORT ?? env.PORT });
+  const log = createLogger({ level: cfg.logLevel });
+  const up = await startUp(cfg, log, () => loadScreener(cfg, log));
+  process.stdout.write(banner(up, cfg, commands));
+  log.info({ ...up.where, startupMs: Math.round(up.startupMs) }, 'riskpipe up running');
+  await untilSignal(() => up.close(), log);
+}

@@ -2,20 +2,39 @@ import { RiskpipeError } from '../../common/errors.js';
 import { searchSettings } from '../index-settings.js';
 import { resolveSettings } from '../settings.js';
 
-/** One JSON request to the index API; error answers become RiskpipeErrors with the server's detail. */
-export async function callIndexApi<T>(base: string, apiKey: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const url = `${base.replace(/\/+$/, '')}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(apiKey ? { 'api-key': apiKey } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new RiskpipeError('RP_ERR_UPSTREAM_UNAVAILABLE', `cannot reach ${base} (${cause}): is \`riskpipe index-worker\` (or \`riskpipe up\`) running there? Point --url / RISKPIPE_INDEX_URL at it`);
+/** Where the index API is looked for when no --url / RISKPIPE_INDEX_URL is given: index-worker's port, then `riskpipe up`'s. */
+export const DEFAULT_INDEX_URLS = ['http://127.0.0.1:8003', 'http://127.0.0.1:8001'];
+let foundDefault: string | undefined;
+
+/**
+ * One JSON request to the index API; error answers become RiskpipeErrors with the server's detail.
+ * Without a base URL the defaults are tried in order (the first that accepts a connection is kept).
+ */
+export async function callIndexApi<T>(base: string | undefined, apiKey: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const candidates = base ? [base] : foundDefault ? [foundDefault] : DEFAULT_INDEX_URLS;
+  let res: Response | undefined;
+  let url = '';
+  let cause = '';
+  for (const b of candidates) {
+    url = `${b.replace(/\/+$/, '')}${path}`;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(apiKey ? { 'api-key': apiKey } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (!base) foundDefault = b;
+      break;
+    } catch (err) {
+      cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    }
+  }
+  if (!res) {
+    throw new RiskpipeError(
+      'RP_ERR_UPSTREAM_UNAVAILABLE',
+      `cannot reach ${candidates.join(' or ')} (${cause}): is \`riskpipe up\` (or \`riskpipe index-worker\`) running? Point --url / RISKPIPE_INDEX_URL at it`,
+    );
   }
   const text = await res.text();
   let json: unknown;

@@ -9,7 +9,7 @@ import type { Stage } from '../../common/stage.js';
 import { buildStagesApp } from '../../common/stages-app.js';
 import { eventIndexDir, openIndexBackends, createIndexStage, type IndexBackends, type IndexBackendsConfig } from '../../index/index.js';
 import { createIngestStage } from '../../ingest/app.js';
-import { openApiInfo, routeSchemas } from '../../ingest/openapi.js';
+import { openApiInfo } from '../../ingest/openapi.js';
 import { createScreenStage, type OwnedScreener } from '../../screen/service.js';
 import { createBus, type Bus } from '../../stream/index.js';
 import type { Resolved } from '../settings.js';
@@ -171,8 +171,8 @@ export async function startUp(cfg: UpConfig, log: Logger, loadScreener: () => Pr
       stages,
       log,
       bodyLimitBytes: cfg.bodyLimitBytes,
+      // No response schemas for /health, /ready, /v1/metrics: they would strip the `stages` object.
       openapi: openApiInfo,
-      schemas: { '/health': routeSchemas.health, '/ready': routeSchemas.ready, '/v1/metrics': routeSchemas.metricsJson },
     });
     const where: UpWhere = {
       url: '',

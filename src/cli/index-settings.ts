@@ -70,15 +70,7 @@ export const migrateSettings = {
 
 /** Where the CLI finds stage 3's API (index-worker, or `riskpipe up`): shared by search, batch and dlq. */
 export const indexApiSettings = {
-  // No fixed default: callIndexApi tries index-worker's port (8003), then `riskpipe up`'s (8001).
-  url: {
-    flag: 'url',
-    env: 'RISKPIPE_INDEX_URL',
-    schema: httpUrl('http://127.0.0.1:8003').optional(),
-    arg: 'url',
-    description: 'index API base URL (index-worker, or riskpipe up)',
-    defaultHelp: 'http://127.0.0.1:8003 (index-worker), else http://127.0.0.1:8001 (riskpipe up)',
-  },
+  url: { flag: 'url', env: 'RISKPIPE_INDEX_URL', schema: httpUrl('http://127.0.0.1:8003'), default: 'http://127.0.0.1:8003', arg: 'url', description: 'index API base URL (index-worker, or riskpipe up)', defaultHelp: 'http://127.0.0.1:8003, then http://127.0.0.1:8001 (riskpipe up)' },
   apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: secret, arg: 'key', description: 'API key' },
   json: { flag: 'json', schema: z.boolean(), default: false, description: 'print JSON' },
 } satisfies SettingsSpec;

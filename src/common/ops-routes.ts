@@ -33,7 +33,8 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsPluginOptions): P
 
   // Merged per scrape: a stage registers some metrics only once it runs (its consumer's).
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    const registry = stages.length === 1 ? stages[0].registry : Registry.merge(stages.map((s) => s.registry));
+    const registries = [...new Set(stages.map((s) => s.registry))];
+    const registry = registries.length === 1 ? registries[0] : Registry.merge(registries);
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

@@ -56,19 +56,19 @@ export async function deleteKeysByPrefix(redis: Redis, prefix: string): Promise<
 
 /**
  * The one "log each distinct Redis problem once" listener: ioredis reports every failed
- * reconnect, so a Redis that is away for a minute would fill the log. Each connection of a
- * process shares the memory of the last problem; "restored" is logged once it is back.
+ * reconnect, so a Redis that is away for a minute would fill the log. Connections given the same
+ * `memory` (a bus and its readers) share the last problem; "restored" is logged once it is back.
  */
-export function logRedisProblems(conns: Redis[], log: Logger, consequence: string): void {
-  let last = '';
+export function logRedisProblems(conns: Redis[], log: Logger, consequence: string, memory: { last: string } = { last: '' }): { last: string } {
   for (const r of conns) {
     r.on('error', (err: Error) => {
-      if (err.message !== last) log.warn({ err }, `redis connection problem; ${consequence}`);
-      last = err.message;
+      if (err.message !== memory.last) log.warn({ err }, `redis connection problem; ${consequence}`);
+      memory.last = err.message;
     });
     r.on('ready', () => {
-      if (last) log.info('redis connection restored');
-      last = '';
+      if (memory.last) log.info('redis connection restored');
+      memory.last = '';
     });
   }
+  return memory;
 }

@@ -14,6 +14,8 @@ export interface IndexRoutesOptions {
   apiKeys?: string[];
   /** Called with each search's duration in seconds. */
   onSearch?: (seconds: number) => void;
+  /** Serve GET /v1/batches/:id. Default true; off where another stage of the process serves it. */
+  batchRoute?: boolean;
 }
 
 const badRequest = (issues: z.core.$ZodIssue[]) => {
@@ -73,11 +75,13 @@ export function indexRoutes(opts: IndexRoutesOptions): FastifyPluginAsync {
       return { ...ev, delivery_attempts: await opts.store.attempts(req.params.id) };
     });
 
-    app.get<{ Params: { id: string } }>('/v1/batches/:id', async (req) => {
-      const status = await opts.bus.batchStatus(req.params.id);
-      if (!status) throw new RiskpipeError('RP_ERR_NOT_FOUND', `No batch ${JSON.stringify(req.params.id)} (unknown, or its counters expired)`);
-      return status;
-    });
+    if (opts.batchRoute !== false) {
+      app.get<{ Params: { id: string } }>('/v1/batches/:id', async (req) => {
+        const status = await opts.bus.batchStatus(req.params.id);
+        if (!status) throw new RiskpipeError('RP_ERR_NOT_FOUND', `No batch ${JSON.stringify(req.params.id)} (unknown, or its counters expired)`);
+        return status;
+      });
+    }
 
     app.get<{ Querystring: { stage?: string; limit?: string } }>('/v1/deadletters', { onRequest: requireKey }, async (req) => {
       const q = z.object({ stage: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }).safeParse(req.query);

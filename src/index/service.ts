@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isRetryable } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { buildStagesApp } from '../common/stages-app.js';
 import { createBus, type Bus } from '../stream/index.js';
@@ -29,9 +30,35 @@ export function buildIndexApp(stage: IndexStage, log: Logger): Promise<FastifyIn
   return buildStagesApp({ stages: [stage], log, bodyLimitBytes: 1024 * 1024 });
 }
 
-/** Starts `riskpipe index-worker`: backends (migrations applied), the bus, the HTTP app on :8003, then the consumer. */
+/**
+ * Runs `fn` until it succeeds, waiting `everyMs` between tries while it fails with an error a
+ * retry can help (Postgres or Qdrant not up yet: consumers wait); a permanent one (bad config, a
+ * dimension mismatch, a database migrated by another build) is thrown at once. Each distinct
+ * problem is logged once.
+ */
+export async function untilUp<T>(what: string, fn: () => Promise<T>, log: Logger, opts: { everyMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  let last = '';
+  for (;;) {
+    try {
+      const out = await fn();
+      if (last) log.info(`${what}: up`);
+      return out;
+    } catch (err) {
+      if (!isRetryable(err) || opts.signal?.aborted) throw err;
+      const msg = (err as Error).message;
+      if (msg !== last) log.warn({ err }, `${what} is not reachable yet; retrying every ${(opts.everyMs ?? 2000) / 1000} s`);
+      last = msg;
+      await new Promise((r) => setTimeout(r, opts.everyMs ?? 2000));
+    }
+  }
+}
+
+/**
+ * Starts `riskpipe index-worker`: backends (migrations applied), the bus, the HTTP app on :8003,
+ * then the consumer. A store or vector index that is not up yet is waited for.
+ */
 export async function startIndexService(cfg: IndexServiceConfig, log: Logger): Promise<RunningIndex> {
-  const backends = await openIndexBackends(cfg.backends, log);
+  const backends = await untilUp('the store', () => openIndexBackends(cfg.backends, log), log);
   let bus: Bus;
   try {
     bus = await createBus({ kind: 'redis', role: 'consumer', redisUrl: cfg.redisUrl, prefix: cfg.prefix, hashTag: cfg.hashTag }, log);
@@ -52,7 +79,7 @@ export async function startIndexService(cfg: IndexServiceConfig, log: Logger): P
   }
   if (cfg.apiKeys.length === 0) log.warn('RISKPIPE_API_KEYS is not set: search, events and dead-letter routes accept requests without an API key');
   try {
-    await stage.start();
+    await untilUp('the vector index', () => stage.start(), log);
   } catch (err) {
     await stage.close();
     await app.close();

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { Embedder } from '../embed/types.js';
@@ -23,6 +24,8 @@ export interface IndexDeps {
   embedder: Embedder;
   incidents: IncidentProvider;
   log: Logger;
+  /** Register the stage's metrics here (one registry for a process of several stages). Default its own. */
+  registry?: Registry;
 }
 
 export interface IndexStageConfig {
@@ -43,6 +46,8 @@ export interface IndexStageConfig {
   rebuildIfEmpty?: boolean;
   /** A probe of /health and /ready gives up after this. Default 1000 ms. */
   probeTimeoutMs?: number;
+  /** Serve GET /v1/batches/:id. Default true; `riskpipe up` turns it off if its ingest stage serves it. */
+  batchRoute?: boolean;
 }
 
 export interface IndexStage extends Stage {
@@ -64,7 +69,7 @@ export const INDEX_GROUP: GroupRef = { stream: 'reasoning', group: GROUPS.indexi
 export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexStage {
   const { bus, store, index, embedder, incidents, log } = deps;
   const consumerName = cfg.consumer ?? defaultConsumerName();
-  const metrics = createIndexMetrics();
+  const metrics = createIndexMetrics(deps.registry);
   const processor = new IndexProcessor({ bus, ref: INDEX_GROUP, store, index, embedder, incidents, maxDeliveries: cfg.maxDeliveries, consumer: consumerName, metrics, log });
   const consumer = new Consumer({
     bus,
@@ -78,6 +83,8 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
     maxDeliveries: cfg.maxDeliveries,
     concurrency: cfg.concurrency ?? 2,
     closeDeadlineMs: cfg.closeDeadlineMs,
+    // An event given up on counts as failed (and dead_lettered) in its batch, in the same step.
+    failureCounters: ['failed'],
     registry: metrics.registry,
     log,
   });
@@ -107,7 +114,7 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
     get running() {
       return running ?? Promise.resolve();
     },
-    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, onSearch: (s) => metrics.searchSeconds.observe(s) }),
+    routes: indexRoutes({ bus, store, search, apiKeys: cfg.apiKeys, batchRoute: cfg.batchRoute, onSearch: (s) => metrics.searchSeconds.observe(s) }),
     start() {
       started ??= (async () => {
         const { created } = await index.open();
@@ -120,7 +127,11 @@ export function createIndexStage(deps: IndexDeps, cfg: IndexStageConfig): IndexS
         running = consumer.start();
         await running;
         log.info({ stream: bus.names.reasoning, group: INDEX_GROUP.group, consumer: consumerName, index: `${index.kind} ${index.location}`, store: store.kind, incidents: incidents.id, embedder: embedder.id }, 'index stage running');
-      })();
+      })().catch((err) => {
+        // A failed start (the index not reachable yet) may be tried again.
+        started = undefined;
+        throw err;
+      });
       return started;
     },
     close(deadlineMs) {

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RiskpipeError } from '../common/errors.js';
 import { makeApiKeyCheck } from '../common/http.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import type { Registry } from 'prom-client';
 import type { Stage, StageStatus } from '../common/stage.js';
 import type { BatchItemResult, BatchResponse, Event, FieldError, IngestResponse } from '../models/index.js';
 import { buildStagesApp } from '../common/stages-app.js';
@@ -28,6 +29,8 @@ export interface IngestDeps {
   /** A producer bus: it fails fast while it cannot reach its store. */
   bus: Bus;
   log?: Logger;
+  /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
+  registry?: Registry;
 }
 
 export interface IngestAppOptions extends IngestConfig, IngestDeps {
@@ -53,7 +56,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   const maxBatchSize = cfg.maxBatchSize ?? 500;
   const retryAfterS = cfg.retryAfterS ?? 5;
   const pipeline = new IngestPipeline({ bus, maxQueueDepth: cfg.maxQueueDepth, dedupWindowS: cfg.dedupWindowS });
-  const metrics = createIngestMetrics(() => pipeline.depth());
+  const metrics = createIngestMetrics(() => pipeline.depth(), deps.registry);
   const requireKey = makeApiKeyCheck(cfg.apiKeys ?? []);
   const stream = bus.names.raw;
 

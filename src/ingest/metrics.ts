@@ -1,8 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics of one ingest app (its own registry, so several apps can live in one process). */
-export function createIngestMetrics(depth: () => Promise<number>) {
-  const registry = new Registry();
+export function createIngestMetrics(depth: () => Promise<number>, registry = new Registry()) {
   const received = new Counter({
     name: 'riskpipe_ingest_events_received_total',
     help: 'Valid events received, by platform and event type',

@@ -21,8 +21,7 @@ export interface GroupInfo {
  * prom-client (its own registry) for `GET /metrics`. The worker records once per batch, so the
  * per-event cost is a few additions.
  */
-export function createScreenMetrics(groupInfo?: () => Promise<GroupInfo>) {
-  const registry = new Registry();
+export function createScreenMetrics(groupInfo?: () => Promise<GroupInfo>, registry = new Registry()) {
   const screened = new Counter({
     name: 'riskpipe_screen_events_total',
     help: 'Events screened and routed, by route and risk category',

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { Stage } from '../common/stage.js';
 import { GROUPS } from '../models/index.js';
@@ -49,6 +50,8 @@ export interface ScreenDeps {
   log: Logger;
   /** Loads the scorer; start() calls it once. */
   loadScreener: () => Promise<OwnedScreener>;
+  /** Where the stage's metrics go (one process, several stages: one registry). Default its own. */
+  registry?: Registry;
 }
 
 export interface ScreenStage extends Stage {
@@ -67,7 +70,7 @@ export interface ScreenStage extends Stage {
 export function createScreenStage(deps: ScreenDeps, cfg: ScreenStageConfig): ScreenStage {
   const { bus, log } = deps;
   const consumer = cfg.consumer ?? defaultConsumerName();
-  const metrics = createScreenMetrics(() => bus.groupInfo({ stream: 'raw', group: GROUPS.screening }));
+  const metrics = createScreenMetrics(() => bus.groupInfo({ stream: 'raw', group: GROUPS.screening }), deps.registry);
   let owned: OwnedScreener | undefined;
   let worker: ScreenWorker | undefined;
   let closing: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PermanentError } from '../common/errors.js';
 import type { SqlClient } from './sql.js';
 
 /**
@@ -128,7 +129,7 @@ export async function migrate(db: SqlClient, migrations: readonly Migration[] = 
       const { rows } = await tx.query<{ checksum: string }>('SELECT checksum FROM riskpipe_migrations WHERE version = $1', [m.version]);
       if (rows.length > 0) {
         if (rows[0].checksum !== migrationChecksum(m)) {
-          throw new Error(`migration ${m.version} (${m.name}) was applied with checksum ${rows[0].checksum}, but this build's is ${migrationChecksum(m)}: the database was migrated by a different riskpipe version`);
+          throw new PermanentError('RP_ERR_CONFIG', `migration ${m.version} (${m.name}) was applied with checksum ${rows[0].checksum}, but this build's is ${migrationChecksum(m)}: the database was migrated by a different riskpipe version`);
         }
         return false;
       }
@@ -141,7 +142,7 @@ export async function migrate(db: SqlClient, migrations: readonly Migration[] = 
   const { rows } = await db.query<{ v: number | null }>('SELECT max(version)::int AS v FROM riskpipe_migrations');
   const version = rows[0]?.v ?? 0;
   const known = Math.max(0, ...migrations.map((m) => m.version));
-  if (version > known) throw new Error(`the database is at schema version ${version}, newer than this build knows (${known}): upgrade riskpipe`);
+  if (version > known) throw new PermanentError('RP_ERR_CONFIG', `the database is at schema version ${version}, newer than this build knows (${known}): upgrade riskpipe`);
   return { applied, version };
 }
 

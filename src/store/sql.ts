@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { PermanentError } from '../common/errors.js';
 
 /** What a query returns: rows as plain objects. */
 export interface SqlResult<R> {
@@ -45,7 +46,7 @@ export interface PostgresOptions {
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function checkSchemaName(schema: string): string {
-  if (!SCHEMA_NAME.test(schema)) throw new Error(`schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME}`);
+  if (!SCHEMA_NAME.test(schema)) throw new PermanentError('RP_ERR_CONFIG', `schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME}`);
   return schema;
 }
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { PermanentError, RiskpipeError, isRetryable } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import type { BlockingReader, Bus, Decoded, DeadLetterItem, Delivery, Done, GroupRef, Processor } from './types.js';
+import type { BatchCounter, BlockingReader, Bus, Decoded, DeadLetterItem, Delivery, Done, GroupRef, Processor } from './types.js';
 
 /*
  * The generic at-least-once consumer (BullMQ's Worker(processor), Benthos' input → processor):
@@ -62,6 +62,11 @@ export interface ConsumerOptions<T, O> {
   trimIntervalMs?: number;
   /** Longest close() waits for the batches in hand. Default 20000 ms. */
   closeDeadlineMs?: number;
+  /**
+   * Batch counters to add 1 to, besides dead_lettered, when an entry this consumer handled fails
+   * for good (a permanent outcome, or max deliveries), e.g. ['failed'] for the index stage.
+   */
+  failureCounters?: BatchCounter[];
   hooks?: ConsumerHooks;
   /** Registers riskpipe_consumer_* metrics (labelled by stage) here when given. */
   registry?: Registry;
@@ -109,6 +114,7 @@ export class Consumer<T, O> {
   private readonly trimIntervalMs: number;
   private readonly closeDeadlineMs: number;
   private readonly hooks: ConsumerHooks;
+  private readonly failureCounters?: BatchCounter[];
   private readonly m?: ReturnType<typeof consumerMetrics>;
   private readonly log: Logger;
 
@@ -138,6 +144,7 @@ export class Consumer<T, O> {
     this.trimIntervalMs = opts.trimIntervalMs ?? 0;
     this.closeDeadlineMs = opts.closeDeadlineMs ?? 20_000;
     this.hooks = opts.hooks ?? {};
+    this.failureCounters = opts.failureCounters;
     this.m = consumerMetrics(opts.registry, opts.stage);
     this.log = (opts.log ?? silentLogger).child({ component: `${opts.stage}-consumer`, consumer: this.consumer });
   }
@@ -326,7 +333,7 @@ export class Consumer<T, O> {
         continue;
       }
       if (d.deliveries > this.maxDeliveries) {
-        dead.push({ id: d.id, error: `delivered ${d.deliveries} times (max ${this.maxDeliveries}) without being handled`, code: 'RP_ERR_MAX_DELIVERIES', deliveries: d.deliveries, fields: d.fields });
+        dead.push({ id: d.id, error: `delivered ${d.deliveries} times (max ${this.maxDeliveries}) without being handled`, code: 'RP_ERR_MAX_DELIVERIES', deliveries: d.deliveries, fields: d.fields, count: this.failureCounters });
         continue;
       }
       try {
@@ -357,7 +364,7 @@ export class Consumer<T, O> {
       else {
         const given = (o.error as { code?: unknown }).code;
         const code = o.error instanceof RiskpipeError ? o.error.code : typeof given === 'string' && given.startsWith('RP_ERR_') ? given : 'RP_ERR_INTERNAL';
-        failed.push({ id: todo[i].delivery.id, error: o.error.message, code, deliveries: todo[i].delivery.deliveries, fields: todo[i].fields });
+        failed.push({ id: todo[i].delivery.id, error: o.error.message, code, deliveries: todo[i].delivery.deliveries, fields: todo[i].fields, count: this.failureCounters });
       }
     }
     if (transient > 0) {

@@ -118,6 +118,11 @@ export interface DeadLetterItem {
   deliveries: number;
   /** The original fields; null when the message is gone (then the entry is only acked). */
   fields: Record<string, string> | null;
+  /**
+   * More batch counters to add 1 to in the same step, besides dead_lettered (e.g. ['failed'] for
+   * what the index stage gave up on). Counted in the entry's batch (its batch_id field).
+   */
+  count?: BatchCounter[];
 }
 
 /**

@@ -85,31 +85,6 @@ export function pointId(eventId: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-const asList = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-
-/**
- * The filter as a predicate over a payload and its created_at in epoch ms (parsed once per point,
- * not per query). Undefined when the filter selects everything.
- */
-export function compileFilter(filter: EventFilter | undefined): ((p: EventPayload, createdMs: number) => boolean) | undefined {
-  if (!filter) return undefined;
-  const platform = asList(filter.platform);
-  const category = asList(filter.risk_category);
-  const level = asList(filter.risk_level);
-  const since = filter.since === undefined ? undefined : Date.parse(filter.since);
-  const until = filter.until === undefined ? undefined : Date.parse(filter.until);
-  const checks: ((p: EventPayload, createdMs: number) => boolean)[] = [];
-  if (platform) checks.push((p) => platform.includes(p.platform));
-  if (category) checks.push((p) => category.includes(p.risk_category));
-  if (level) checks.push((p) => level.includes(p.risk_level));
-  if (filter.channel_id !== undefined) checks.push((p) => p.channel_id === filter.channel_id);
-  if (filter.author_id !== undefined) checks.push((p) => p.author_id === filter.author_id);
-  if (since !== undefined) checks.push((_p, ms) => ms >= since);
-  if (until !== undefined) checks.push((_p, ms) => ms < until);
-  if (checks.length === 0) return undefined;
-  return (p, ms) => checks.every((c) => c(p, ms));
-}
-
 /** A unit-length copy (zero stays zero), so a dot product is the cosine similarity. */
 export function normalized(v: Float32Array): Float32Array {
   let s = 0;

@@ -206,13 +206,13 @@ export function busConformance(f: BusFactory): void {
       const got = await r.readNew(G, 'c1', 10, 100);
       await r.close();
       const dl = await bus.deadLetter(G, 'screen', [
-        { id: got[0].id, error: 'bad JSON', code: 'RP_ERR_POISON_ENTRY', deliveries: 1, fields: got[0].fields },
+        { id: got[0].id, error: 'bad JSON', code: 'RP_ERR_POISON_ENTRY', deliveries: 1, fields: got[0].fields, count: ['failed'] },
         { id: got[1].id, error: 'gone', code: 'RP_ERR_POISON_ENTRY', deliveries: 2, fields: null },
       ]);
       expect(dl[1]).toBe('acked');
       expect(await bus.deadLetter(G, 'screen', [{ id: got[0].id, error: 'x', code: 'RP_ERR_POISON_ENTRY', deliveries: 1, fields: got[0].fields }])).toEqual([null]);
       expect(await bus.deadLetters.count()).toBe(1);
-      expect(await bus.batchStatus('D')).toMatchObject({ dead_lettered: 1 });
+      expect(await bus.batchStatus('D')).toMatchObject({ dead_lettered: 1, failed: 1 });
       const [info] = await bus.deadLetters.list();
       expect(info).toMatchObject({ id: dl[0], stage: 'screen', source: 'raw', sourceStream: bus.names.raw, sourceId: got[0].id, error: 'bad JSON', code: 'RP_ERR_POISON_ENTRY', attempts: 1, eventId: 'e-1', batchId: 'D' });
       expect(info.fields).toEqual(raw(1, 'D'));

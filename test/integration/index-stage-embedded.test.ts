@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { buildIndexApp, createIndexStage, eventIndexDir, openIndexBackends } from '../../src/index/index.js';
 import { MemoryBus } from '../../src/stream/memory/bus.js';
 import { escalated } from '../fakes/escalated.js';
+import { chatAnswer, embeddingsReply, startFakeOpenAI } from '../fakes/openai-server.js';
 import { escalate, until } from '../fakes/pipeline.js';
 
 /*
@@ -59,6 +60,43 @@ describe('index stage on the in-process bus, PGlite and the embedded index', () 
       expect(r.results[0]).toMatchObject({ event_id: 'up-2', risk_category: 'spam' });
     } finally {
       await b.close();
+    }
+  }, 60_000);
+});
+
+describe('index stage with remote providers (OpenAI-compatible embeddings and incidents)', () => {
+  it('embeds through /v1/embeddings and writes the LLM\'s incidents', async () => {
+    const srv = await startFakeOpenAI();
+    srv.setDefault('/v1/embeddings', embeddingsReply(32));
+    srv.setDefault('/v1/chat/completions', {
+      body: chatAnswer(JSON.stringify({ incidents: [{ type: 'threat', description: 'Threat against a moderator', target: '@mod', severity: 'high', confidence: 0.9, evidence: 'watch your back' }] })),
+    });
+    const bus = MemoryBus.open({});
+    const backends = await openIndexBackends(
+      {
+        store: { pglite: {} },
+        vector: { kind: 'embedded', dir: join(dir, 'remote-index') },
+        embedder: { kind: 'remote', baseUrl: srv.baseUrl, model: 'emb-test' },
+        incidents: { kind: 'openai', baseUrl: srv.baseUrl, model: 'chat-test', apiKey: 'sk-test-123' },
+      },
+      silentLogger,
+    );
+    const stage = createIndexStage({ bus, log: silentLogger, ...backends }, { apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 50 });
+    try {
+      expect(backends.embedder).toMatchObject({ id: 'openai-embeddings:emb-test', dim: 32 });
+      await stage.start();
+      await escalate(bus, [escalated('rm-1', { content: '@mod you better watch your back' })], 'rm-batch');
+      await until('indexed', async () => (await backends.store.getEvent('rm-1'))?.status === 'indexed', 20_000);
+      expect((await backends.store.getEvent('rm-1'))!.incidents).toEqual([expect.objectContaining({ target: '@mod', provider: 'openai:chat-test' })]);
+      const r = await stage.search.search({ query: '@mod you better watch your back' });
+      expect(r.results[0]).toMatchObject({ event_id: 'rm-1' });
+      expect(srv.requests.filter((q) => q.path === '/v1/embeddings').length).toBeGreaterThanOrEqual(3); // probe, the event, the query
+      expect((await stage.status()).health).toMatchObject({ dependencies: { incident_provider: { kind: 'openai', model: 'chat-test', state: 'ok' }, embedder: { id: 'openai-embeddings:emb-test', device: 'remote' } } });
+    } finally {
+      await stage.close();
+      await bus.close();
+      await backends.close();
+      await srv.close();
     }
   }, 60_000);
 });

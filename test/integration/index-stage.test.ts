@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
 import { createEmbedder } from '../../src/embed/index.js';
-import { buildIndexApp, createIndexStage, OpenAIIncidentProvider, RulesIncidentProvider, type IncidentProvider, type IndexStage } from '../../src/index/index.js';
+import { buildIndexApp, createIndexStage, startIndexService, OpenAIIncidentProvider, RulesIncidentProvider, type IncidentProvider, type IndexStage } from '../../src/index/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { RedisBus } from '../../src/stream/redis/bus.js';
 import type { Bus } from '../../src/stream/types.js';
@@ -168,6 +168,64 @@ describe('index stage on Redis + Postgres', () => {
   });
 });
 
+describe('index-worker start-up', () => {
+  it('waits for a Postgres that is not up yet, then starts; a bad vector dimension stops it at once', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', 5432);
+    await proxy.down();
+    const url = new URL(DATABASE_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const prefix = uniquePrefix('index-start');
+    prefixes.push(prefix);
+    const schema = uniqueSchema('index_start');
+    schemas.push(schema);
+    const dir = mkdtempSync(join(tmpdir(), 'rp-index-start-'));
+    dirs.push(dir);
+    const cfg = {
+      redisUrl: REDIS_URL, prefix, host: '127.0.0.1', port: 0, apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 100,
+      backends: { store: { url: url.toString(), schema, connectTimeoutMs: 500 }, vector: { kind: 'embedded' as const, dir: join(dir, 'events') }, embedder: { kind: 'hash' as const }, incidents: { kind: 'rules' as const } },
+    };
+    const starting = startIndexService(cfg, silentLogger);
+    await new Promise((r) => setTimeout(r, 1500));
+    await proxy.up();
+    const svc = await starting;
+    try {
+      expect((await svc.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    } finally {
+      await svc.close();
+    }
+    // The same directory with another embedder dimension: refused, not retried.
+    await expect(startIndexService({ ...cfg, port: 0, backends: { ...cfg.backends, embedder: { kind: 'hash' as const, dim: 64 } } }, silentLogger)).rejects.toThrow(/384-dimensional.*makes 64/);
+    await proxy.close();
+  }, 30_000);
+});
+
+describe('several index workers side by side (Qdrant)', () => {
+  it('share one group: every event indexed once, each worker took part', async () => {
+    const q = await startFakeQdrant();
+    const a = await world({ index: (dim) => new QdrantEventIndex({ url: q.url, collection: 'shared', dim }) });
+    try {
+      // A second worker: same bus prefix, same store, the same collection.
+      const embedder = await createEmbedder({ kind: 'hash' });
+      const idx = new QdrantEventIndex({ url: q.url, collection: 'shared', dim: embedder.dim });
+      const b = createIndexStage({ bus: a.bus, store: a.store, index: idx, embedder, incidents: new RulesIncidentProvider(), log: silentLogger }, { apiKeys: [], claimIdleMs: 300, maxDeliveries: 2, blockMs: 50, batchSize: 16, consumer: 'worker-b' });
+      await b.start();
+      const items = Array.from({ length: 400 }, (_, i) => escalated(`sbs-${i}`, { content: `you better watch your back number ${i}` }));
+      await escalate(a.bus, items, 'batch-sbs');
+      await until('the batch to complete', async () => (await a.bus.batchStatus('batch-sbs'))?.completed, 30_000);
+      expect(await a.bus.batchStatus('batch-sbs')).toMatchObject({ indexed: 400, dead_lettered: 0 });
+      expect(await a.store.statusCounts('batch-sbs')).toMatchObject({ indexed: 400 });
+      expect(q.collections.get('shared')!.points.size).toBe(400);
+      const byConsumer = await a.store.db.query<{ consumer: string; n: number }>("SELECT consumer, count(*)::int AS n FROM delivery_attempts WHERE event_id LIKE 'sbs-%' GROUP BY consumer");
+      expect(byConsumer.rows.length).toBe(2);
+      expect(byConsumer.rows.reduce((s, r) => s + r.n, 0)).toBe(400);
+      await b.close();
+    } finally {
+      await a.close();
+      await q.close();
+    }
+  });
+});
+
 describe('the embedded index rebuilt from the store', () => {
   it('refills a missing index directory from the indexed events at start-up', async () => {
     const w = await world();
@@ -208,7 +266,7 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       expect(ev.last_error).toMatch(/vector index \(qdrant\)/);
       expect((await w.store.attempts('ev-q')).map((a) => a.outcome)).toEqual(['failed', 'dead_lettered']);
       expect((await w.store.searchRows(['ev-q'])).size).toBe(0);
-      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, dead_lettered: 1, completed: true });
+      expect(await w.bus.batchStatus('batch-q')).toMatchObject({ indexed: 0, failed: 1, dead_lettered: 1, completed: true });
 
       q.failNext(503, 0);
       const replay = await json(w.app, 'POST', '/v1/deadletters/replay', { stage: 'index' });
@@ -270,6 +328,10 @@ describe('failing tasks leave nothing half-written, are retried, dead-lettered, 
       const dead = await until('the dead letter', async () => (await w.bus.deadLetters.list())[0]);
       expect(dead).toMatchObject({ stage: 'index', attempts: 2, eventId: 'ev-pg' });
       expect(dead.error).toMatch(/store \(postgres\)/);
+      const ready = await json(w.app, 'GET', '/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not_ready', postgres: 'unavailable', problems: ['postgres'] });
+      expect((await json(w.app, 'GET', '/health')).body).toMatchObject({ status: 'degraded', dependencies: { postgres: { state: 'unavailable' } } });
       await proxy.up();
       // Nothing of it reached Postgres; its vector, if written, is not answered by search.
       expect(await w.store.getEvent('ev-pg')).toBeNull();

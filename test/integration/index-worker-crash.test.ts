@@ -67,6 +67,8 @@ describe('index-worker killed with SIGKILL mid-batch', () => {
       await first.exited;
       const atKill = await store.statusCounts();
       expect(atKill.indexed).toBeLessThan(N);
+      // It died holding entries it had read and not settled: mid-batch.
+      expect((await bus.groupInfo({ stream: 'reasoning', group: 'indexing' })).pending).toBeGreaterThan(0);
 
       const second = worker();
       try {

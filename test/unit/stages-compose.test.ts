@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/common/logger.js';
 import type { Event, RiskPrediction } from '../../src/models/index.js';
 import { createIngestStage } from '../../src/ingest/app.js';
@@ -32,10 +33,14 @@ const scorer = {
 };
 
 describe('stages on one port', () => {
-  it('ingest + screen over the memory bus: events flow, batch status completes, ops routes cover both', async () => {
+  it.each([
+    ['a registry each', () => undefined],
+    ['one shared registry', () => new Registry()],
+  ])('ingest + screen over the memory bus (%s): events flow, batch counted, ops routes cover both', async (_name, makeRegistry) => {
     const bus = MemoryBus.open({});
-    const ingest = createIngestStage({ bus, log: silentLogger }, {});
-    const screen = createScreenStage({ bus, log: silentLogger, loadScreener: async () => ({ screener: scorer, threshold: 0.7 }) }, { apiKeys: [], claimIdleMs: 30_000, maxDeliveries: 5, batchSize: 64, blockMs: 50 });
+    const registry = makeRegistry();
+    const ingest = createIngestStage({ bus, log: silentLogger, registry }, {});
+    const screen = createScreenStage({ bus, log: silentLogger, registry, loadScreener: async () => ({ screener: scorer, threshold: 0.7 }) }, { apiKeys: [], claimIdleMs: 30_000, maxDeliveries: 5, batchSize: 64, blockMs: 50 });
     const app = await buildStagesApp({ stages: [ingest, screen], openapi: openApiInfo });
     try {
       await screen.start();

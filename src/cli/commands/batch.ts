@@ -1,7 +1,7 @@
 import type { BatchStatus } from '../../stream/types.js';
 import { batchSettings } from '../index-settings.js';
 import { resolveSettings } from '../settings.js';
-import { callIndexApi } from './search.js';
+import { callIndexApi, indexBases } from './search.js';
 
 /** A one-line progress bar of terminal events over queued ones. */
 export function progressLine(s: BatchStatus, width = 30): string {
@@ -19,7 +19,8 @@ function table(s: BatchStatus): string {
 /** `riskpipe batch <id> [--wait]`: a batch's progress, waiting (with a progress bar on a terminal) until it completes. */
 export async function run(batchId: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(batchSettings, flags, env);
-  const get = () => callIndexApi<BatchStatus>(cfg.url, cfg.apiKey, 'GET', `/v1/batches/${encodeURIComponent(batchId)}`);
+  const bases = indexBases(cfg.url, flags, env);
+  const get = () => callIndexApi<BatchStatus>(bases, cfg.apiKey, 'GET', `/v1/batches/${encodeURIComponent(batchId)}`);
   let s = await get();
   if (cfg.wait) {
     const tty = process.stderr.isTTY && !cfg.json;

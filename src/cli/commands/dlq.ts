@@ -1,7 +1,7 @@
 import { RiskpipeError } from '../../common/errors.js';
 import { dlqSettings } from '../index-settings.js';
 import { resolveSettings } from '../settings.js';
-import { callIndexApi } from './search.js';
+import { callIndexApi, indexBases } from './search.js';
 
 interface DeadLetterJson {
   id: string;
@@ -24,7 +24,8 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 /** `riskpipe dlq list|show|replay|purge`: the dead-letter stream, through a running index API. */
 export async function run(action: string, ids: string[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(dlqSettings, flags, env);
-  const api = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => callIndexApi<T>(cfg.url, cfg.apiKey, method, path, body);
+  const bases = indexBases(cfg.url, flags, env);
+  const api = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => callIndexApi<T>(bases, cfg.apiKey, method, path, body);
   const out = (s: string) => process.stdout.write(s);
   /** replay/purge: chosen ids, or --stage, or --all; never nothing. */
   const selection = () => {

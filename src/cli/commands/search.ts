@@ -2,21 +2,29 @@ import { RiskpipeError } from '../../common/errors.js';
 import { searchSettings } from '../index-settings.js';
 import { resolveSettings } from '../settings.js';
 
-/** Where the index API is looked for when no --url / RISKPIPE_INDEX_URL is given: index-worker's port, then `riskpipe up`'s. */
-export const DEFAULT_INDEX_URLS = ['http://127.0.0.1:8003', 'http://127.0.0.1:8001'];
-let foundDefault: string | undefined;
+/** `riskpipe up` serves the index API on its own port: tried after the index worker's default. */
+const UP_DEFAULT_URL = 'http://127.0.0.1:8001';
 
 /**
- * One JSON request to the index API; error answers become RiskpipeErrors with the server's detail.
- * Without a base URL the defaults are tried in order (the first that accepts a connection is kept).
+ * The base URLs to try: the one given (--url / RISKPIPE_INDEX_URL) alone, or, when none was given,
+ * the index worker's default (8003) and then `riskpipe up`'s (8001), so the commands work against
+ * either without flags.
  */
-export async function callIndexApi<T>(base: string | undefined, apiKey: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const candidates = base ? [base] : foundDefault ? [foundDefault] : DEFAULT_INDEX_URLS;
+export function indexBases(url: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  return flags.url !== undefined || env.RISKPIPE_INDEX_URL ? [url] : [url, UP_DEFAULT_URL];
+}
+
+/** The base that answered last, so a polling command does not knock on a closed port every time. */
+let answering: string | undefined;
+
+/** One JSON request to the index API; error answers become RiskpipeErrors with the server's detail. */
+export async function callIndexApi<T>(bases: string | string[], apiKey: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const list = typeof bases === 'string' ? [bases] : answering && bases.includes(answering) ? [answering] : bases;
   let res: Response | undefined;
   let url = '';
-  let cause = '';
-  for (const b of candidates) {
-    url = `${b.replace(/\/+$/, '')}${path}`;
+  const refused: string[] = [];
+  for (const base of list) {
+    url = `${base.replace(/\/+$/, '')}${path}`;
     try {
       res = await fetch(url, {
         method,
@@ -24,17 +32,15 @@ export async function callIndexApi<T>(base: string | undefined, apiKey: string |
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
-      if (!base) foundDefault = b;
+      answering = base;
       break;
     } catch (err) {
-      cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      refused.push(`${base} (${cause})`);
     }
   }
   if (!res) {
-    throw new RiskpipeError(
-      'RP_ERR_UPSTREAM_UNAVAILABLE',
-      `cannot reach ${candidates.join(' or ')} (${cause}): is \`riskpipe up\` (or \`riskpipe index-worker\`) running? Point --url / RISKPIPE_INDEX_URL at it`,
-    );
+    throw new RiskpipeError('RP_ERR_UPSTREAM_UNAVAILABLE', `cannot reach ${refused.join(' or ')}: is \`riskpipe index-worker\` (or \`riskpipe up\`) running there? Point --url / RISKPIPE_INDEX_URL at it`);
   }
   const text = await res.text();
   let json: unknown;
@@ -67,7 +73,7 @@ export async function run(query: string, flags: Record<string, unknown>, env: No
   if (cfg.category) filters.category = cfg.category;
   if (cfg.level) filters.level = cfg.level;
   if (cfg.since) filters.since = cfg.since;
-  const answer = await callIndexApi<SearchAnswer>(cfg.url, cfg.apiKey, 'POST', '/v1/search', { query, k: cfg.k, filters });
+  const answer = await callIndexApi<SearchAnswer>(indexBases(cfg.url, flags, env), cfg.apiKey, 'POST', '/v1/search', { query, k: cfg.k, filters });
   if (cfg.json) {
     process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     return;

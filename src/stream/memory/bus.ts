@@ -585,7 +585,7 @@ export class MemoryBus implements Bus {
       if (it.fields.traceparent) fields.traceparent = it.fields.traceparent;
       const id = this.s('deadletter').nextId();
       e.push(['deadletter', id, fields]);
-      if (it.fields.batch_id) b.push([it.fields.batch_id, 'dead_lettered', 1]);
+      if (it.fields.batch_id) for (const c of ['dead_lettered', ...(it.count ?? [])]) b.push([it.fields.batch_id, c, 1]);
       out.push(id);
     }
     if (ids.length > 0) this.commit({ t: 'ack', s: ref.stream, g: ref.group, ids, e, b });

@@ -62,6 +62,11 @@ export class RedisBus implements Bus {
   private readonly batchTtlS: number;
   private readonly readers = new Set<RedisReader>();
   private closing?: Promise<void>;
+  /** The last Redis problem logged, shared by the bus' connections (logRedisProblems). */
+  readonly problems = { last: '' };
+  get consequence(): string {
+    return this.opts.role === 'producer' ? 'producers answer 503 until it is back' : 'consumers wait and resume when it is back';
+  }
 
   /** `redis`: the command connection, owned by the bus from now on (closed by close()). */
   constructor(
@@ -78,8 +83,9 @@ export class RedisBus implements Bus {
   /** Opens a connection of the role's kind to `url`. */
   static connect(cfg: { redisUrl: string; role: 'producer' | 'consumer'; prefix?: string; hashTag?: string; batchTtlS?: number }, log: Logger = silentLogger): RedisBus {
     const redis = cfg.role === 'producer' ? createProducerRedis(cfg.redisUrl) : createConsumerRedis(cfg.redisUrl);
-    logRedisProblems([redis], log, cfg.role === 'producer' ? 'producers answer 503 until it is back' : 'consumers wait and resume when it is back');
-    return new RedisBus(redis, cfg.redisUrl, { ...cfg, log });
+    const bus = new RedisBus(redis, cfg.redisUrl, { ...cfg, log });
+    logRedisProblems([redis], log, bus.consequence, bus.problems);
+    return bus;
   }
 
   get connected(): boolean {
@@ -190,7 +196,8 @@ export class RedisBus implements Bus {
   reader(): BlockingReader {
     if (!this.url) throw new Error('this RedisBus was built on a connection, not a URL: it cannot open a blocking reader');
     const r = new RedisReader(this, createConsumerRedis(this.url), this.names, () => this.readers.delete(r));
-    logRedisProblems([r.conn], this.opts.log ?? silentLogger, 'consumers wait and resume when it is back');
+    if (this.opts.log) logRedisProblems([r.conn], this.opts.log, this.consequence, this.problems);
+    else r.conn.on('error', () => undefined);
     this.readers.add(r);
     return r;
   }
@@ -261,7 +268,7 @@ export class RedisBus implements Bus {
           at.set(k, (bk = keys.length));
         }
       }
-      args.push(it.id, it.error, it.code, String(it.deliveries), it.fields ? JSON.stringify(it.fields) : '', it.fields?.traceparent ?? '', bk);
+      args.push(it.id, it.error, it.code, String(it.deliveries), it.fields ? JSON.stringify(it.fields) : '', it.fields?.traceparent ?? '', bk, (it.count ?? []).join(','));
     }
     const reply = await runScript<(string | number)[]>(this.redis, 'deadletter', keys, args);
     return reply.map((r) => (r === 0 ? null : r === 1 ? 'acked' : String(r)));

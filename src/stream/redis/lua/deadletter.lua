@@ -14,9 +14,10 @@
   ARGV[3]  stage (e.g. "screen")
   ARGV[4]  failed_at (ISO 8601)
   ARGV[5]  batch counters' time to live in seconds
-  ARGV[6 + 7(i-1) ...]  for entry i: source id, error message, error code, delivery count,
+  ARGV[6 + 8(i-1) ...]  for entry i: source id, error message, error code, delivery count,
                         JSON object of the original fields ("" when the message is gone),
-                        traceparent ("" when unknown), batch key index (0 = none)
+                        traceparent ("" when unknown), batch key index (0 = none),
+                        more counters to add 1 to besides dead_lettered ("" or "a,b")
 
   Returns one value per entry, in order: the dead-letter entry id, 1 when only acknowledged
   (message gone), or 0 when it was no longer pending.
@@ -26,9 +27,9 @@ local source = KEYS[1]
 local group = ARGV[1]
 local ttl = tonumber(ARGV[5])
 local out = {}
-local n = (#ARGV - 5) / 7
+local n = (#ARGV - 5) / 8
 for i = 1, n do
-  local base = 6 + 7 * (i - 1)
+  local base = 6 + 8 * (i - 1)
   local source_id = ARGV[base]
   if redis.call('XACK', source, group, source_id) == 1 then
     if ARGV[base + 4] == '' then
@@ -47,6 +48,7 @@ for i = 1, n do
       local bk = tonumber(ARGV[base + 6])
       if bk > 0 and redis.call('EXISTS', KEYS[bk]) == 1 then
         redis.call('HINCRBY', KEYS[bk], 'dead_lettered', 1)
+        for counter in string.gmatch(ARGV[base + 7], '[^,]+') do redis.call('HINCRBY', KEYS[bk], counter, 1) end
         redis.call('EXPIRE', KEYS[bk], ttl)
       end
     end

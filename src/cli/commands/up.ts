@@ -17,9 +17,10 @@ export function banner(up: RunningUp, cfg: UpConfig, commands: Set<string>): str
   const examples = existsSync('examples/events.jsonl') ? 'examples/events.jsonl' : '<events.jsonl>';
   const next = [
     `riskpipe send --file ${examples}${urlFlag}${key}`,
-    'riskpipe tail-stream events:reasoning_queue --from-start' + urlFlag + key,
+    `riskpipe batch <batch id that send prints> --wait${urlFlag}${key}`,
     `riskpipe search "threats against moderators"${urlFlag}${key}`,
-    `riskpipe batch <batch_id from send> --wait${urlFlag}${key}`,
+    // Escalated entries leave events:reasoning_queue as soon as they are stored: search shows them.
+    `riskpipe tail-stream events:low_risk --from-start${urlFlag}${key}`,
     `riskpipe dlq list${urlFlag}${key}`,
     ...(commands.has('top') ? [`riskpipe top${urlFlag}`] : []),
     `curl -s ${up.url}/v1/risk/screen -H 'content-type: application/json' -d '{"content": "free nitro at discord-gift.xyz"}'`,

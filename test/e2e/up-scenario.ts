@@ -26,12 +26,13 @@ export interface Mode {
 async function startUp(dataDir: string, port: number, env: NodeJS.ProcessEnv): Promise<Up> {
   const up = startCli(['up', '--data-dir', dataDir, '--port', String(port), '--claim-idle-ms', '2000', '--block-ms', '200'], env);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous: a cold start (PGlite creating its database) on a busy two-core machine.
+  const deadline = Date.now() + 60_000;
   let exited: { code: number | null } | undefined;
   void up.exited.then((e) => (exited = e));
   while (!up.output().includes('riskpipe up: ')) {
     if (exited) throw new Error(`riskpipe up exited (${exited.code}):\n${up.output()}`);
-    if (Date.now() > deadline) throw new Error(`riskpipe up did not start within 30 s:\n${up.output()}`);
+    if (Date.now() > deadline) throw new Error(`riskpipe up did not start within 60 s:\n${up.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return Object.assign(up, { url });
@@ -205,7 +206,7 @@ export function scenario(mode: Mode) {
         expect(counted.indexed).toBe(counted.escalated);
         // The batches may hold events whose answer was lost with the process; none is counted twice.
         expect(counted.queued).toBeGreaterThanOrEqual(queuedBefore);
-        expect(lowRisk.size + stored).toBe(queuedBefore);
+        expect([...answered.keys()].filter((id) => lowRisk.has(id)).length + stored).toBe(queuedBefore);
         expect(await stop(up)).toBe(0);
       } finally {
         if (up.child.exitCode === null) up.child.kill('SIGKILL');

@@ -4,30 +4,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors.js';
-import { resolveSettings } from '../../src/cli/settings.js';
 import { checkPortFree, checkTopology, upConsumerName } from '../../src/cli/up/compose.js';
 import { lockDataDir } from '../../src/cli/up/lock.js';
-import { upSettings } from '../../src/cli/up/settings.js';
+import { resolveUpConfig } from '../../src/cli/up/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-up-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('riskpipe up: configuration checks', () => {
   it('defaults to every backend embedded, on 127.0.0.1:8001 and ./.riskpipe', () => {
-    const cfg = resolveSettings(upSettings, {}, {});
+    const cfg = resolveUpConfig({}, {});
+    expect(resolveUpConfig({ modelDir: '/m' }, {}).embedder).toBe('onnx');
+    expect(resolveUpConfig({}, { PORT: '9000' }).port).toBe(9000);
     expect(cfg).toMatchObject({ host: '127.0.0.1', port: 8001, dataDir: './.riskpipe', redisUrl: undefined, databaseUrl: undefined, qdrantUrl: undefined, workers: 1, embedder: 'hash' });
-    expect(resolveSettings(upSettings, {}, { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://p/db' })).toMatchObject({ redisUrl: 'redis://r:6379', databaseUrl: 'postgres://p/db' });
+    expect(resolveUpConfig({}, { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://p/db' })).toMatchObject({ redisUrl: 'redis://r:6379', databaseUrl: 'postgres://p/db' });
   });
 
   it('refuses --workers > 1 without Redis, naming the setting and the fix', () => {
-    const cfg = resolveSettings(upSettings, { workers: '3' }, {});
+    const cfg = resolveUpConfig({ workers: '3' }, {});
     expect(() => checkTopology(cfg)).toThrow(ConfigError);
     try {
       checkTopology(cfg);
     } catch (err) {
       expect((err as ConfigError).errors![0]).toMatchObject({ path: 'workers (--workers / RISKPIPE_WORKERS)', message: expect.stringContaining('Set REDIS_URL') });
     }
-    expect(() => checkTopology(resolveSettings(upSettings, { workers: '3' }, { REDIS_URL: 'redis://127.0.0.1:6379' }))).not.toThrow();
+    expect(() => checkTopology(resolveUpConfig({ workers: '3' }, { REDIS_URL: 'redis://127.0.0.1:6379' }))).not.toThrow();
   });
 
   it('one up per data directory: a live holder is named, a dead one is taken over', () => {

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createLogger } from '../../common/logger.js';
-import { resolveSettings } from '../settings.js';
 import { untilSignal } from '../signals.js';
 import { startUp, type RunningUp, type UpConfig } from '../up/compose.js';
-import { upSettings } from '../up/settings.js';
+import { resolveUpConfig, upSettings } from '../up/settings.js';
 import { loadScreener } from './screen.js';
 
 // Declared once, in ../up/settings.ts.
@@ -34,6 +33,7 @@ export function banner(up: RunningUp, cfg: UpConfig, commands: Set<string>): str
     `  vectors    ${w.vectors}`,
     `  embedder   ${w.embedder}${cfg.threshold !== undefined ? ` (threshold ${cfg.threshold})` : ''}`,
     `  incidents  ${w.incidents}`,
+    ...(w.workers ? [`  workers    ${w.workers}`] : []),
     `  API        ${up.url}  (ingest, /v1/risk/screen, /v1/search, /v1/events/:id, /v1/batches/:id, /v1/deadletters, /v1/streams, /health, /ready, /metrics, /docs)`,
     `  auth       ${w.apiKeys ? 'API key required (RISKPIPE_API_KEYS)' : 'off (set RISKPIPE_API_KEYS to require a key)'}`,
     '',
@@ -46,8 +46,7 @@ export function banner(up: RunningUp, cfg: UpConfig, commands: Set<string>): str
 }
 
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, commands: Set<string> = new Set()): Promise<void> {
-  // PORT is the common convention of process managers; RISKPIPE_PORT wins over it.
-  const cfg = resolveSettings(upSettings, flags, { ...env, RISKPIPE_PORT: env.RISKPIPE_PORT ?? env.PORT });
+  const cfg = resolveUpConfig(flags, env);
   const log = createLogger({ level: cfg.logLevel });
   const up = await startUp(cfg, log, () => loadScreener(cfg, log));
   process.stdout.write(banner(up, cfg, commands));

@@ -12,9 +12,8 @@ import { createIngestStage } from '../../ingest/app.js';
 import { openApiInfo } from '../../ingest/openapi.js';
 import { createScreenStage, type OwnedScreener } from '../../screen/service.js';
 import { createBus, type Bus } from '../../stream/index.js';
-import type { Resolved } from '../settings.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
-import type { upSettings } from './settings.js';
+import type { UpConfig } from './settings.js';
 import { streamRoutes } from './stream-routes.js';
 
 /*
@@ -33,7 +32,7 @@ import { streamRoutes } from './stream-routes.js';
  * close() runs it backwards: HTTP intake first, then the stages drain, then the backends.
  */
 
-export type UpConfig = Resolved<typeof upSettings>;
+export type { UpConfig };
 
 /** Where everything lives, for the start-up banner and /v1/up. */
 export interface UpWhere {
@@ -45,6 +44,8 @@ export interface UpWhere {
   embedder: string;
   incidents: string;
   apiKeys: boolean;
+  /** With --workers > 1: the extra screening processes. */
+  workers?: string;
 }
 
 export interface RunningUp {
@@ -204,6 +205,13 @@ export async function startUp(cfg: UpConfig, log: Logger, loadScreener: () => Pr
     await index.start();
     await screen.start();
     await Promise.all([(screen as { running?: Promise<void> }).running, (index as { running?: Promise<void> }).running]);
+    if (cfg.workers > 1) {
+      const { startScreenWorkers } = await import('./workers.js');
+      const pool = startScreenWorkers(cfg, cfg.workers - 1, log);
+      // Stopped right after the HTTP intake, before the stages inside this process.
+      cleanups.push(() => pool.close());
+      where.workers = `${cfg.workers} screening workers (this process + pids ${pool.pids.join(', ')})`;
+    }
 
     let closing: Promise<void> | undefined;
     return {

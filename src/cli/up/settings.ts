@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { indexWorkerSettings, storeSettings } from '../index-settings.js';
-import { positiveInt, redisUrl, SETTINGS, scoringSettings, type Setting, type SettingsSpec } from '../settings.js';
+import { positiveInt, redisUrl, resolveSettings, SETTINGS, scoringSettings, type Resolved, type Setting, type SettingsSpec } from '../settings.js';
 
 /*
  * Settings of `riskpipe up`, declared once and reused from the catalogues of the stages it runs
@@ -25,6 +25,8 @@ export const upSettings = {
   qdrantApiKey: indexWorkerSettings.qdrantApiKey,
   collection: indexWorkerSettings.collection,
   ...scoringSettings,
+  // A model directory alone switches to the ONNX embedder (resolveUpConfig).
+  embedder: { ...scoringSettings.embedder, schema: scoringSettings.embedder.schema.optional(), default: undefined, defaultHelp: 'hash; onnx when --model-dir is given' },
   // Incidents (stage 3).
   incidents: indexWorkerSettings.incidents,
   llmUrl: indexWorkerSettings.llmUrl,
@@ -55,3 +57,12 @@ export const upSettings = {
   fsync: { flag: 'fsync', env: 'RISKPIPE_FSYNC', schema: z.stringbool().or(z.boolean()), default: false, description: 'fsync every bus journal write (survives power loss, not only a killed process; slower)' },
   logLevel: { ...SETTINGS.logLevel, default: 'warn', description: 'fatal|error|warn|info|debug|trace|silent (pino JSON on stderr)' },
 } satisfies SettingsSpec;
+
+/** The settings of `up`, with what follows from them: a model directory alone means the ONNX embedder. */
+export type UpConfig = Omit<Resolved<typeof upSettings>, 'embedder'> & { embedder: 'hash' | 'onnx' };
+
+export function resolveUpConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): UpConfig {
+  // PORT is the common convention of process managers; RISKPIPE_PORT wins over it.
+  const cfg = resolveSettings(upSettings, flags, { ...env, RISKPIPE_PORT: env.RISKPIPE_PORT ?? env.PORT });
+  return { ...cfg, embedder: cfg.embedder ?? (cfg.modelDir ? 'onnx' : 'hash') };
+}

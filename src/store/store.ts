@@ -107,11 +107,15 @@ export type StatusCounts = Record<EventStatus, number>;
 const iso = (d: unknown): string => (d instanceof Date ? d.toISOString() : String(d));
 const isoOrNull = (d: unknown): string | null => (d === null || d === undefined ? null : iso(d));
 
-/** Last one wins: an UPSERT may not touch the same row twice in one statement. */
+/**
+ * Last one wins (an UPSERT may not touch the same row twice in one statement), in id order: two
+ * workers writing overlapping batches (a claimed entry done twice) then lock rows in the same
+ * order and cannot deadlock.
+ */
 function lastById<T>(items: T[], id: (t: T) => string): T[] {
   const m = new Map<string, T>();
   for (const t of items) m.set(id(t), t);
-  return [...m.values()];
+  return [...m.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([, t]) => t);
 }
 
 export class Store {

@@ -137,6 +137,11 @@ describe('riskpipe search / batch / dlq / migrate', () => {
     await c.connect();
     await c.query(`DROP SCHEMA ${fresh} CASCADE`);
     await c.end();
+    const lite = await cli(['migrate', '--pglite', join(dir, 'pglite'), '--json']);
+    expect(JSON.parse(lite.stdout)).toMatchObject({ applied: [1], version: 1 });
+    const remote = await cli(['index-worker', '--embedder', 'remote']);
+    expect(remote.code).toBe(2);
+    expect(remote.stderr).toMatch(/embeddingsUrl \(--embeddings-url \/ RISKPIPE_EMBEDDINGS_URL\): is required with --embedder remote/);
     const down = await cli(['search', 'x', '--url', 'http://127.0.0.1:1']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach http:\/\/127.0.0.1:1.*index-worker/);

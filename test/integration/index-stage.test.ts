@@ -215,9 +215,12 @@ describe('several index workers side by side (Qdrant)', () => {
       expect(await a.bus.batchStatus('batch-sbs')).toMatchObject({ indexed: 400, dead_lettered: 0 });
       expect(await a.store.statusCounts('batch-sbs')).toMatchObject({ indexed: 400 });
       expect(q.collections.get('shared')!.points.size).toBe(400);
-      const byConsumer = await a.store.db.query<{ consumer: string; n: number }>("SELECT consumer, count(*)::int AS n FROM delivery_attempts WHERE event_id LIKE 'sbs-%' GROUP BY consumer");
+      // Both took part. (A slow batch may also be claimed and done again by the other worker:
+      // at least once, so attempts can exceed 400 while the rows above stay exact.)
+      const byConsumer = await a.store.db.query<{ consumer: string; n: number }>("SELECT consumer, count(DISTINCT event_id)::int AS n FROM delivery_attempts WHERE event_id LIKE 'sbs-%' GROUP BY consumer");
       expect(byConsumer.rows.length).toBe(2);
-      expect(byConsumer.rows.reduce((s, r) => s + r.n, 0)).toBe(400);
+      expect(byConsumer.rows.every((r) => r.n > 0)).toBe(true);
+      expect((await a.store.db.query<{ n: number }>("SELECT count(DISTINCT event_id)::int AS n FROM delivery_attempts WHERE event_id LIKE 'sbs-%' AND outcome = 'indexed'")).rows[0].n).toBe(400);
       await b.close();
     } finally {
       await a.close();

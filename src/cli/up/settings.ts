@@ -59,7 +59,7 @@ export const upSettings = {
 } satisfies SettingsSpec;
 
 /** The settings of `up`, with what follows from them: a model directory alone means the ONNX embedder. */
-export type UpConfig = Omit<Resolved<typeof upSettings>, 'embedder'> & { embedder: 'hash' | 'onnx' };
+export type UpConfig = Omit<Resolved<typeof upSettings>, 'embedder'> & { embedder: NonNullable<Resolved<typeof upSettings>['embedder']> };
 
 export function resolveUpConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): UpConfig {
   // PORT is the common convention of process managers; RISKPIPE_PORT wins over it.

@@ -60,3 +60,41 @@ describe('riskpipe up: configuration checks', () => {
     expect(upConsumerName('d')).toMatch(/^[A-Za-z0-9_.:@-]+$/);
   });
 });
+
+describe('riskpipe up: the streams over HTTP (what tail-stream reads)', () => {
+  it('lists stream status, pages entries, long-polls for new ones, names unknown streams', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { MemoryBus } = await import('../../src/stream/memory/bus.js');
+    const { streamRoutes } = await import('../../src/cli/up/stream-routes.js');
+    const { installErrorHandling } = await import('../../src/common/http.js');
+    const { silentLogger } = await import('../../src/common/logger.js');
+    const bus = MemoryBus.open({});
+    const app = Fastify();
+    installErrorHandling(app, silentLogger);
+    await app.register(streamRoutes({ bus, apiKeys: [] }));
+    try {
+      const a = await bus.add('lowRisk', { event_id: 'e1' });
+      await bus.add('lowRisk', { event_id: 'e2' });
+      const all = (await app.inject({ url: '/v1/streams/events:low_risk/entries?after=0-0' })).json();
+      expect(all).toMatchObject({ stream: 'events:low_risk', entries: [{ fields: { event_id: 'e1' } }, { fields: { event_id: 'e2' } }] });
+      expect((await app.inject({ url: `/v1/streams/lowRisk/entries?after=${a}` })).json().entries.map((e: { fields: { event_id: string } }) => e.fields.event_id)).toEqual(['e2']);
+      // "$": only what arrives while the request waits.
+      const waiting = app.inject({ url: '/v1/streams/events:low_risk/entries?after=$&wait_ms=3000' });
+      await new Promise((r) => setTimeout(r, 150));
+      await bus.add('lowRisk', { event_id: 'e3' });
+      const late = (await waiting).json();
+      expect(late.entries.map((e: { fields: { event_id: string } }) => e.fields.event_id)).toEqual(['e3']);
+      expect(late.last_id).toBe(late.entries[0].id);
+      const status = (await app.inject({ url: '/v1/streams' })).json();
+      expect(status).toMatchObject({ kind: 'memory', ready: true, dead_letters: 0 });
+      expect(status.streams.find((s: { id: string }) => s.id === 'lowRisk').length).toBe(3);
+      const unknown = await app.inject({ url: '/v1/streams/events:nope/entries' });
+      expect(unknown.statusCode).toBe(404);
+      expect(unknown.json().detail).toContain('events:low_risk');
+      expect((await app.inject({ url: '/v1/streams/raw/entries?after=yesterday' })).statusCode).toBe(400);
+    } finally {
+      await app.close();
+      await bus.close();
+    }
+  });
+});

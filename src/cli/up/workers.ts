@@ -8,6 +8,9 @@ import type { UpConfig } from './compose.js';
  * the one inside `up`, so screening uses more cores. They stop with `up`.
  */
 
+/** The CLI entry next to this file (dist/cli/index.js, or src/cli/index.ts under tsx). */
+const CLI_URL = new URL(`../index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+
 export interface WorkerPool {
   readonly pids: number[];
   /** SIGTERM to each, then waits for them (each drains its batches). Idempotent. */
@@ -33,7 +36,15 @@ export function startScreenWorkers(cfg: UpConfig, extra: number, log: Logger): W
   const children: ChildProcess[] = [];
   let closing = false;
   for (let i = 0; i < extra; i++) {
-    const child = spawn(process.execPath, [process.argv[1], 'screen-worker', '--host', '127.0.0.1', '--port', '0'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    // Through an IPC channel: when `up` dies, even by kill -9, the channel closes and the worker
+    // stops itself (SIGTERM: it drains its batches) instead of living on as an orphan.
+    const script = [
+      "process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));",
+      `const { main } = await import(${JSON.stringify(CLI_URL)});`,
+      "process.exitCode = await main([process.argv[0], 'riskpipe', 'screen-worker', '--host', '127.0.0.1', '--port', '0']);",
+      "if (process.connected) process.disconnect();",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('exit', (code, signal) => {
       if (!closing) log.warn({ pid: child.pid, code, signal }, 'a screening worker process exited; its pending entries are claimed by the others');
     });

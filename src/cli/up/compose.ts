@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, RiskpipeError } from '../../common/errors.js';
+import { makeApiKeyCheck } from '../../common/http.js';
 import type { Logger } from '../../common/logger.js';
 import type { Stage } from '../../common/stage.js';
 import { buildStagesApp } from '../../common/stages-app.js';
@@ -186,7 +187,8 @@ export async function startUp(cfg: UpConfig, log: Logger, loadScreener: () => Pr
       apiKeys: cfg.apiKeys.length > 0,
     };
     await app.register(streamRoutes({ bus: consumerBus, apiKeys: cfg.apiKeys }));
-    app.get('/v1/up', async () => ({ ...where, pid: process.pid, stages: stages.map((s) => s.name) }));
+    // Paths and backends are the operator's business: behind the API key like the other tools' routes.
+    app.get('/v1/up', { onRequest: makeApiKeyCheck(cfg.apiKeys) }, async () => ({ ...where, pid: process.pid, stages: stages.map((s) => s.name) }));
     // Runs before the stages close (cleanups run backwards): intake stops first.
     cleanups.push(() => app.close());
 

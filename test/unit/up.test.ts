@@ -16,6 +16,10 @@ describe('riskpipe up: configuration checks', () => {
     const cfg = resolveUpConfig({}, {});
     expect(resolveUpConfig({ modelDir: '/m' }, {}).embedder).toBe('onnx');
     expect(resolveUpConfig({}, { PORT: '9000' }).port).toBe(9000);
+    expect(resolveUpConfig({}, { PORT: '9000', RISKPIPE_PORT: '9001' }).port).toBe(9001);
+    expect(resolveUpConfig({ fsync: true }, {}).fsync).toBe(true);
+    expect(resolveUpConfig({}, { RISKPIPE_FSYNC: '1' }).fsync).toBe(true);
+    expect(cfg.fsync).toBe(false);
     expect(cfg).toMatchObject({ host: '127.0.0.1', port: 8001, dataDir: './.riskpipe', redisUrl: undefined, databaseUrl: undefined, qdrantUrl: undefined, workers: 1, embedder: 'hash' });
     expect(resolveUpConfig({}, { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://p/db' })).toMatchObject({ redisUrl: 'redis://r:6379', databaseUrl: 'postgres://p/db' });
   });

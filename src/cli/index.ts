@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { RiskpipeError, ConfigError } from '../common/errors.js';
 import { batchSettings, dlqSettings, indexWorkerSettings, migrateSettings, searchSettings } from './index-settings.js';
 import { benchSettings, doctorSettings, topSettings } from './ops-settings.js';
+import { upSettings } from './up/settings.js';
 import { addSettingOptions, explainSettings, scoringSettings, screenSettings, screenWorkerSettings, sendSettings, serveIngestSettings, tailSettings } from './settings.js';
 
 /**
@@ -20,6 +21,14 @@ export function buildProgram(): Command {
     program.command('serve-ingest').description('HTTP ingestion API: validate, deduplicate and queue events into events:raw (port 8001)'),
     serveIngestSettings,
   ).action(async (opts) => (await import('./commands/serve-ingest.js')).run(opts, process.env));
+
+  // The whole pipeline in one process on embedded defaults (src/cli/up/).
+  addSettingOptions(
+    program
+      .command('up')
+      .description('ingest + screen + index in one process on one port (8001), on embedded defaults: in-process bus, PGlite, embedded vector index; state in --data-dir'),
+    upSettings,
+  ).action(async (opts) => (await import('./commands/up.js')).run(opts, process.env, new Set(program.commands.map((c) => c.name()))));
 
   // No Redis options: send only talks HTTP to serve-ingest.
   addSettingOptions(

@@ -298,6 +298,16 @@ export const tailSettings = {
   blockMs: { flag: 'blockMs', schema: positiveInt(60_000), default: 5000, arg: 'ms', description: 'how long one read waits' },
   json: { flag: 'json', schema: z.boolean(), default: false, description: 'one JSON object per line' },
   fromStart: { flag: 'fromStart', schema: z.boolean(), default: false, description: 'start at the first entry instead of new ones' },
+  // `riskpipe up` with its in-process bus: the streams are read over its HTTP API instead.
+  url: {
+    flag: 'url',
+    env: 'RISKPIPE_URL',
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    arg: 'url',
+    description: 'follow the streams of a `riskpipe up` at this URL over HTTP instead of Redis',
+    defaultHelp: 'http://127.0.0.1:8001 when riskpipe up answers there and no Redis URL is given',
+  },
+  apiKey: { flag: 'apiKey', env: 'RISKPIPE_API_KEY', schema: z.string().optional(), arg: 'key', description: 'API key (with --url)' },
 } satisfies SettingsSpec;
 
 const quietLogLevel = { ...SETTINGS.logLevel, default: 'warn' } satisfies Setting;

@@ -59,7 +59,7 @@ const event = (id: string, over: Record<string, unknown> = {}) => ({
 const jsonl = (rows: unknown[]) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
 
 const SUMMARY_KEYS = [
-  'batches', 'duplicates', 'elapsed_ms', 'failed', 'failures', 'fatal', 'interrupted', 'queued', 'rejected',
+  'batch_ids', 'batches', 'duplicates', 'elapsed_ms', 'failed', 'failures', 'fatal', 'interrupted', 'queued', 'rejected',
   'rejection_reasons', 'rejections', 'retries', 'retry_causes', 'sent', 'total',
 ].sort();
 

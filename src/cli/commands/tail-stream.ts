@@ -4,6 +4,7 @@ import { createConsumerRedis } from '../../common/redis.js';
 import { createKeys } from '../../stream/keys.js';
 import { resolveSettings, tailSettings } from '../settings.js';
 import { formatEntry, tailStream } from '../tail/tail.js';
+import { tailOverHttp, upAnswers, UP_DEFAULT_URL } from '../up/http-tail.js';
 
 // Declared once, in ../settings.ts.
 export { tailSettings };
@@ -17,6 +18,11 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export async function run(stream: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(tailSettings, flags, env);
+  // `riskpipe up` keeps its streams in-process: follow them over its HTTP API when asked to
+  // (--url), or when no Redis was named and an `up` answers on its default port.
+  const redisNamed = flags.redisUrl !== undefined || (env.REDIS_URL ?? '') !== '';
+  const upUrl = cfg.url ?? (!redisNamed && (await upAnswers(UP_DEFAULT_URL)) ? UP_DEFAULT_URL : undefined);
+  if (upUrl) return runOverHttp(stream, upUrl, cfg);
   // Our streams by their default names (events:low_risk), anything else with the prefix before it.
   const name = createKeys({ prefix: cfg.prefix, hashTag: cfg.hashTag }).resolveStream(stream);
   let connected = false;
@@ -80,6 +86,35 @@ export async function run(stream: string, flags: Record<string, unknown>, env: N
     // so on a connection that already ended (a stop disconnected it) it would hold the process 2 s.
     // The error handlers stay: ioredis may still report the disconnect, and a late EPIPE must not crash.
     if (redis.status !== 'end') redis.disconnect();
+  }
+}
+
+async function runOverHttp(stream: string, url: string, cfg: ReturnType<typeof resolveSettings<typeof tailSettings>>): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const onStdoutError = () => stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stdout.on('error', onStdoutError);
+  try {
+    await tailOverHttp({
+      url,
+      apiKey: cfg.apiKey,
+      stream,
+      fromStart: cfg.fromStart,
+      count: cfg.count,
+      blockMs: cfg.blockMs,
+      signal: controller.signal,
+      onStart: (afterId, name) => {
+        if (process.stderr.isTTY && !cfg.json) process.stderr.write(`tailing ${name} on ${url} ${afterId === '0-0' ? 'from the start' : 'from now'} (Ctrl-C to stop)\n`);
+      },
+      onEntry: (e) => {
+        if (!controller.signal.aborted) process.stdout.write(`${formatEntry(e, cfg.json, process.stdout.columns)}\n`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
 }
 

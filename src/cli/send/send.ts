@@ -97,7 +97,11 @@ export async function sendEvents(items: InputItem[], opts: SendOptions): Promise
         cause = connectionProblem(err);
       }
       if (res) {
-        if (res.ok) return { kind: 'results', results: await readResults(res, endpoint) };
+        if (res.ok) {
+          const { results, batchId } = await readResults(res, endpoint);
+          if (batchId) (tally.batchIds ??= []).push(batchId);
+          return { kind: 'results', results };
+        }
         const answer = await readError(res);
         const detail = answer.detail ?? res.statusText;
         if (res.status === 401) throw new FatalSendError(`API key rejected: set --api-key or RISKPIPE_API_KEY (server said: ${detail})`);
@@ -185,11 +189,11 @@ export async function sendEvents(items: InputItem[], opts: SendOptions): Promise
   return summarize(tally, Math.round(performance.now() - startedMs));
 }
 
-async function readResults(res: Response, endpoint: string): Promise<BatchItemResult[]> {
+async function readResults(res: Response, endpoint: string): Promise<{ results: BatchItemResult[]; batchId?: string }> {
   const text = await res.text();
   try {
-    const body = JSON.parse(text) as { results?: BatchItemResult[] };
-    if (Array.isArray(body.results)) return body.results;
+    const body = JSON.parse(text) as { results?: BatchItemResult[]; batch_id?: unknown };
+    if (Array.isArray(body.results)) return { results: body.results, batchId: typeof body.batch_id === 'string' ? body.batch_id : undefined };
   } catch {
     /* reported below */
   }

@@ -51,6 +51,8 @@ export interface SendSummary {
   /** True when the run was stopped by a signal before everything was sent. */
   interrupted: boolean;
   elapsed_ms: number;
+  /** The server's batch_id of each answered batch request: follow one with `riskpipe batch <id> --wait`. */
+  batch_ids: string[];
 }
 
 /** Running counts while sending; turned into a SendSummary at the end. */
@@ -66,6 +68,8 @@ export interface Tally {
   failures: Map<string, number>;
   fatal: string | null;
   interrupted: boolean;
+  /** batch_id of every answered batch request, in the order answered. */
+  batchIds?: string[];
 }
 
 /** Places shown per rejection reason: enough to find the pattern, short enough to read. */
@@ -100,6 +104,7 @@ export function summarize(t: Tally, elapsedMs: number): SendSummary {
     fatal: t.fatal,
     interrupted: t.interrupted,
     elapsed_ms: elapsedMs,
+    batch_ids: t.batchIds ?? [],
   };
 }
 
@@ -122,5 +127,10 @@ export function formatSummary(s: SendSummary): string {
   }
   for (const f of s.failures) lines.push(`failed: ${f}`);
   if (s.interrupted) lines.push('interrupted: events not sent yet are counted as failed');
+  const ids = s.batch_ids ?? [];
+  if (ids.length > 0) {
+    const shown = ids.length > 3 ? `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more` : ids.join(', ');
+    lines.push(`${ids.length === 1 ? 'batch' : 'batches'} ${shown}: follow with \`riskpipe batch ${ids[0]} --wait\``);
+  }
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 /**
  * The documented error body: `{"detail": string, "code": "RP_ERR_*", "errors": [{path, message}]}`;
  * the screening endpoint's 422 (RP_ERR_INVALID_PARAMETERS) has FastAPI's `detail` list instead, with
- * the one-line text as `message` (docs/readme/compat.md).
+ * the one-line text as `message` (docs/moving-from-python.md).
  */
 export function expectErrorShape(body: unknown, context: string): void {
   const b = body as { detail?: unknown; code?: unknown; errors?: unknown; message?: unknown };

@@ -16,7 +16,7 @@ import { evaluate, eventFor, loadEvalSet, screenAll } from '../../scripts/eval-s
  *
  * The product goal is F1 >= 0.90 on "should be escalated" with <= 10% false alarms on benign
  * look-alikes. Rules alone reached F1 0.895 on the test split; with the trained classifier
- * (data/models/screening/, docs/readme/model.md) it reaches 0.930 with 5.5% false alarms, and the
+ * (data/models/screening/, docs/screening.md) it reaches 0.930 with 5.5% false alarms, and the
  * independent holdout 0.966 with 1.5%. The gates sit just under what is honestly reached. Raise
  * them when the screening improves; never lower them to make a change pass.
  */

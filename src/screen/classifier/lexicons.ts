@@ -8,7 +8,7 @@
  * Raw GloVe similarity favours frequent function words and news registers, so only content words
  * count: words ranked below 200 in frequency ("the", "you", "have" …) never fill a slot, and a
  * slot's value starts only at similarity 0.5. What each slot admits is measured by
- * `slotNeighbours` (docs/readme/model.md lists it). Similarities are cached per word.
+ * `slotNeighbours` (docs/screening.md lists it). Similarities are cached per word.
  */
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 

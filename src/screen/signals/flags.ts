@@ -1,6 +1,6 @@
 /*
  * The original screening service's flag names, raised wherever their meaning applies, next to
- * riskpipe's own (docs/readme/model.md lists every flag and what raises it). These only describe
+ * riskpipe's own (docs/screening.md lists every flag and what raises it). These only describe
  * a message: they never change its score.
  *
  *   repeated_punctuation   three or more "!" / "?" in a row ("idiot!!!"), as the original counts

@@ -59,6 +59,7 @@ export const indexWorkerSettings = {
   batchSize: { ...SETTINGS.batchSize, default: 256, description: 'entries per read and per Postgres write' },
   blockMs: SETTINGS.blockMs,
   concurrency: { flag: 'concurrency', env: 'RISKPIPE_INDEX_CONCURRENCY', schema: positiveInt(64), default: 2, arg: 'n', description: 'batches in flight' },
+  workers: { ...SETTINGS.workers, description: `${SETTINGS.workers.description} (more than 1 needs QDRANT_URL: the embedded index has one writer)` },
 } satisfies SettingsSpec;
 
 export const migrateSettings = {

@@ -142,6 +142,9 @@ describe('riskpipe search / batch / dlq / migrate', () => {
     const remote = await cli(['index-worker', '--embedder', 'remote']);
     expect(remote.code).toBe(2);
     expect(remote.stderr).toMatch(/embeddingsUrl \(--embeddings-url \/ RISKPIPE_EMBEDDINGS_URL\): is required with --embedder remote/);
+    const workers = await cli(['index-worker', '--workers', '2']);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toMatch(/workers \(--workers \/ RISKPIPE_WORKERS\): 2 workers need QDRANT_URL/);
     const down = await cli(['search', 'x', '--url', 'http://127.0.0.1:1']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach http:\/\/127.0.0.1:1.*index-worker/);

@@ -3,7 +3,7 @@ import { createLogger } from '../../common/logger.js';
 import type { IndexBackendsConfig } from '../../index/backends.js';
 import { indexWorkerSettings, storeSettings } from '../index-settings.js';
 import { resolveSettings, type Resolved } from '../settings.js';
-import { untilSignal } from '../signals.js';
+import { runWorkers, workerConsumerName } from '../workers.js';
 
 // Declared once, in ../index-settings.ts.
 export { indexWorkerSettings, storeSettings };
@@ -32,8 +32,13 @@ export function backendsFromSettings(cfg: IndexWorkerConfig): IndexBackendsConfi
 export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const cfg = resolveSettings(indexWorkerSettings, flags, env);
   const log = createLogger({ level: cfg.logLevel });
+  if (cfg.workers > 1 && !cfg.qdrantUrl) {
+    throw new ConfigError([{ path: 'workers (--workers / RISKPIPE_WORKERS)', message: `${cfg.workers} workers need QDRANT_URL: the embedded vector index has one writer per data directory` }]);
+  }
+  const backends = backendsFromSettings(cfg);
   const { startIndexService } = await import('../../index/service.js');
-  const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-index', env);
-  const service = await startIndexService({ ...cfg, backends: backendsFromSettings(cfg) }, log, tracing);
-  await untilSignal(() => service.close(), log);
+  await runWorkers({ workers: cfg.workers, log }, async (log, w) => {
+    const tracing = await (await import('../../ops/tracing.js')).tracingFromEnv('riskpipe-index', env);
+    return startIndexService({ ...cfg, consumer: workerConsumerName(cfg.consumer, w), backends }, log, tracing);
+  });
 }

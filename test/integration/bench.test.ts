@@ -26,6 +26,8 @@ describe('riskpipe bench', () => {
     expect(res.ingest_batch.events).toBe(res.ingest_batch.requests * 20);
     // Every event of the ingest phases was screened and routed.
     expect(res.screening?.events).toBe(res.ingest_single.requests + res.ingest_batch.events);
+    expect(res.screening!.observed).toBeGreaterThan(0);
+    expect(res.screening!.observed).toBeLessThanOrEqual(res.screening!.events);
     expect(res.screening!.events_per_s).toBeGreaterThan(0);
     expect(res.end_to_end.sent).toBeGreaterThanOrEqual(40);
     expect(res.end_to_end.queued_to_routed?.n).toBe(res.end_to_end.sent);
@@ -58,7 +60,7 @@ describe('riskpipe bench', () => {
       settings: { rate: 100, duration_s: 5, connections: 8, batch_size: 100 },
       ingest_single: { requests: 1000, errors: 0, req_per_s: 2000, p50_ms: 3.2, p99_ms: 12 },
       ingest_batch: { requests: 50, events: 5000, errors: 0, req_per_s: 10, events_per_s: 1000, p50_ms: 80, p99_ms: 150 },
-      screening: { events: 6000, events_per_s: 3000, seconds: 2 },
+      screening: { events: 6000, observed: 6000, events_per_s: 3000, seconds: 2 },
       indexing: null,
       end_to_end: { sent: 500, achieved_rate: 100, queued_to_routed: { n: 500, p50_ms: 4, p95_ms: 9, p99_ms: 15, max_ms: 20 }, queued_to_indexed: null },
       notes: ['a note'],

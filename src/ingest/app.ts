@@ -216,7 +216,8 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
         problems: r.ok ? [] : ['redis'],
         health: { status: 'ok', service: 'event-ingestion', timestamp: new Date().toISOString() },
         readiness: r.ok
-          ? { status: 'ready', redis: 'ok', stream, max_queue_depth: pipeline.maxQueueDepth }
+          ? // "redis" as the original services named it; on the in-process bus (riskpipe up) it says so.
+            { status: 'ready', redis: bus.kind === 'memory' ? 'not used: in-process bus' : 'ok', bus: bus.kind, stream, max_queue_depth: pipeline.maxQueueDepth }
           : { status: 'not_ready', detail: `Not ready: Redis is ${r.detail}`, redis: r.detail, stream, max_queue_depth: pipeline.maxQueueDepth },
         metrics: {
           service: 'event-ingestion',

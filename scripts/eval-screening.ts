@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Event, RiskPrediction } from '../src/models/index.js';
+import type { Rates } from '../src/screen/classifier/evaluate.js';
 import { scoreEvent } from '../src/screen/fusion.js';
 import { defaultPolicy } from '../src/screen/policy.js';
 import { Screener } from '../src/screen/screener.js';
@@ -57,17 +58,8 @@ export function eventFor(item: EvalItem): Event {
   };
 }
 
-export interface EvalReport {
-  n: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  /** Share of should_escalate=false items that were escalated. */
-  falseAlarmRate: number;
+/** `falseAlarmRate`: the share of should_escalate=false items that were escalated. */
+export interface EvalReport extends Rates {
   falseAlarmByKind: Record<string, { n: number; falseAlarms: number; rate: number }>;
   recallByCategory: Record<string, { n: number; escalated: number; recall: number; categoryCorrect: number }>;
   confusion: Record<string, Record<string, number>>;

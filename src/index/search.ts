@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { RiskpipeError } from '../common/errors.js';
 import type { Embedder } from '../embed/types.js';
 import { PLATFORMS, RISK_CATEGORIES, RISK_LEVELS, type Incident } from '../models/index.js';
-import type { Store } from '../store/index.js';
+import type { SearchRow, Store } from '../store/index.js';
 import type { EventFilter, EventIndex } from '../vector/event-index.js';
 
 /*
@@ -59,18 +59,9 @@ export const SearchRequest = z
   .strict();
 export type SearchRequest = z.input<typeof SearchRequest>;
 
-export interface SearchResult {
-  event_id: string;
+/** A stored event joined with the vector index's similarity. */
+export interface SearchResult extends SearchRow {
   score: number;
-  content: string;
-  platform: string;
-  channel_id: string | null;
-  author_id: string;
-  risk_category: string | null;
-  risk_level: string | null;
-  risk_score: number | null;
-  incidents: Incident[];
-  created_at: string;
 }
 
 export interface SearchResponse {

@@ -19,6 +19,7 @@ import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { HARM_CATEGORIES } from '../policy.js';
 import { ruleSignals, ruleView, scoreEvent } from '../fusion.js';
 import type { RiskCategory } from '../../models/index.js';
+import type { Rates } from './evaluate.js';
 import type { Policy } from '../policy.js';
 import { denseSize, extractFeatures, type Features, type FeatureSpec } from './features.js';
 import { ESCALATE, forward, K, OUTPUTS, outputFromLogits, type HiddenLayer, type ClassifierOutput, type ClassifierWeights, type Classify, type ModelMeta } from './model.js';
@@ -382,16 +383,7 @@ export function trainClassifier(rows: readonly LabelledRow[], glove: GloveVector
 
 // ---- cross-validation figures ----
 
-export interface Scores {
-  n: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  falseAlarmRate: number;
+export interface Scores extends Rates {
   categoryAccuracy: number;
 }
 

@@ -36,6 +36,10 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
       await source.close();
       return;
     }
+    // A terminal is a terminal: Ink draws only the last frame when it believes it runs in CI
+    // (is-in-ci reads CI / CONTINUOUS_INTEGRATION when ink is first loaded), which would leave an
+    // interactive top blank in a shell that exports CI=true.
+    for (const k of ['CI', 'CONTINUOUS_INTEGRATION']) if (k in process.env) process.env[k] = '0';
     const [{ render }, React, { TopApp }] = await Promise.all([import('ink'), import('react'), import('../../tui/top.js')]);
     const width = Math.max(80, Math.min(process.stdout.columns ?? 100, 160));
     const app = render(React.createElement(TopApp, { source, intervalMs: cfg.intervalMs, width }), { exitOnCtrlC: true });

@@ -26,6 +26,16 @@ function open(port: number): Promise<{ sock: Socket; data: () => string; ended: 
   });
 }
 
+/** The first answer on a connection, waited for (not a fixed sleep: a loaded machine answers late). */
+async function firstAnswer(c: { data: () => string }, ms = 5_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = parseFirstResponse(c.data(), false);
+    if (r || Date.now() > end) return r;
+    await sleep(20);
+  }
+}
+
 describe('serve-ingest on SIGTERM', () => {
   it('refuses new connections, closes idle keep-alive ones, finishes the request in flight, exits 0', async () => {
     assertBuilt();
@@ -39,13 +49,14 @@ describe('serve-ingest on SIGTERM', () => {
       // An idle keep-alive connection: one request answered, then nothing.
       const idle = await open(port);
       idle.sock.write(request + body);
-      await sleep(300);
-      expect(parseFirstResponse(idle.data(), false)?.status).toBe(200);
+      expect((await firstAnswer(idle))?.status).toBe(200);
 
       // A request in flight: headers and half the body sent.
       const busy = await open(port);
       busy.sock.write(request + body.slice(0, 20));
-      await sleep(200);
+      // Time for the server to accept the connection and parse the headers (generous: under load
+      // 200 ms was not always enough, and a connection without a request yet counts as idle).
+      await sleep(1_000);
 
       cli.child.kill('SIGTERM');
       await sleep(300);
@@ -82,8 +93,7 @@ describe('serve-ingest on SIGTERM', () => {
       const request = `POST /v1/events/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
       const idle = await open(port);
       idle.sock.write(request);
-      await sleep(300);
-      expect(parseFirstResponse(idle.data(), false)?.status).toBe(200);
+      expect((await firstAnswer(idle))?.status).toBe(200);
 
       const t0 = Date.now();
       cli.child.kill('SIGTERM');

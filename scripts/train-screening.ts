@@ -3,7 +3,7 @@
  * the eval set's dev split, the exemplar bank) plus any --file, reports grouped cross-validation,
  * and writes the weights (default data/models/screening/).
  *
- *   npx tsx scripts/train-screening.ts [--file team.jsonl ...] [--out DIR] [--grid] [--folds 5] [--json]
+ *   npx tsx scripts/train-screening.ts [--file team.jsonl ...] [--out DIR] [--grid] [--folds 5] [--json] [--hyper '{"buckets":262144}']
  *
  * --grid tries a small grid of hyper-parameters by cross-validation (grouped by writer batch) and
  * keeps the best by out-of-fold F1 of the fused score (rules + classifier, no kNN: the exemplars
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       folds: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
       'fusion-grid': { type: 'boolean', default: false },
+      hyper: { type: 'string' },
     },
   });
   const log = (m: string) => console.error(`[train] ${m}`);
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   let best: { h: Hyper; out: ReturnType<typeof evaluateHyper> } | undefined;
   const grid: Hyper[] = args.grid
     ? [0, 0.3, 0.5, 0.7].flatMap((sparseDropout) => [1e-4, 1e-3].map((l2) => ({ ...DEFAULT_HYPER, sparseDropout, l2 })))
-    : [DEFAULT_HYPER];
+    : [{ ...DEFAULT_HYPER, ...(args.hyper ? (JSON.parse(args.hyper) as Partial<Hyper>) : {}) }];
   const tried: { hyper: Hyper; f1: number; fa: number }[] = [];
   for (const h of grid) {
     const out = evaluateHyper(h);

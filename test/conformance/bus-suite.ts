@@ -65,6 +65,24 @@ export function busConformance(f: BusFactory): void {
       expect(await bus.length('raw')).toBe(20);
     });
 
+    withBus('append: the dedup window is exact, across the Redis bus\' time buckets too', async (bus) => {
+      // Window 1 s: probing for 0.9 s crosses a bucket boundary (buckets are 1 s there) 9 times in 10.
+      const w = { ...opts, dedupWindowS: 1 };
+      const started = Date.now();
+      expect((await bus.append('raw', [item(1)], w)).outcomes[0].status).toBe('queued');
+      while (Date.now() - started < 850) {
+        const [byId, byContent] = (await bus.append('raw', [item(1), { ...item(2), contentHash: item(1).contentHash }], w)).outcomes;
+        expect(byId).toEqual({ status: 'duplicate', duplicateOf: 'event_id' });
+        expect(byContent).toEqual({ status: 'duplicate', duplicateOf: 'content' });
+        await sleep(100);
+      }
+      await sleep(1_100 - (Date.now() - started));
+      expect((await bus.append('raw', [item(1)], w)).outcomes[0].status).toBe('queued');
+      // The content duplicates above never marked e-2's id as seen.
+      expect((await bus.append('raw', [{ ...item(2), contentHash: 'h-other' }], w)).outcomes[0].status).toBe('queued');
+      expect(await bus.length('raw')).toBe(3);
+    });
+
     withBus('append: backpressure refuses the whole request at maxDepth, by group lag once a group reads', async (bus) => {
       await bus.append('raw', [item(1), item(2), item(3)], opts);
       await expect(bus.append('raw', [item(4)], { ...opts, maxDepth: 3 })).rejects.toMatchObject({ code: 'RP_ERR_QUEUE_FULL' });

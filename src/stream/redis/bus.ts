@@ -114,8 +114,8 @@ export class RedisBus implements Bus {
   async append(stream: StreamId, items: AppendItem[], opts: AppendOptions): Promise<AppendResult> {
     if (this.opts.role === 'producer' && !this.connected) throw this.unavailable(new Error(`redis status ${this.redis.status}`));
     const keys: string[] = [this.s(stream), opts.batch ? this.keys.batch(opts.batch.id) : this.s(stream)];
-    const args: (string | number)[] = [opts.maxDepth, opts.dedupWindowS, opts.batch ? opts.batch.total : '', this.batchTtlS];
-    for (const it of items) keys.push(this.keys.dedupContent(it.contentHash), this.keys.dedupEventId(it.eventId));
+    const args: (string | number)[] = [opts.maxDepth, opts.dedupWindowS, opts.batch ? opts.batch.total : '', this.batchTtlS, this.keys.dedupBuckets(opts.dedupWindowS), items.length];
+    for (const it of items) args.push(`i${it.eventId}`, `c${it.contentHash}`);
     appendTemplate(items, args);
     let reply: (string | number)[];
     try {
@@ -138,7 +138,7 @@ export class RedisBus implements Bus {
   }
 
   async depth(stream: StreamId): Promise<number> {
-    const reply = await runScript<number[]>(this.redis, 'append', [this.s(stream), this.s(stream)], [Number.MAX_SAFE_INTEGER, 1, '', 1]);
+    const reply = await runScript<number[]>(this.redis, 'append', [this.s(stream), this.s(stream)], [Number.MAX_SAFE_INTEGER, 1, '', 1, '', 0]);
     return Number(reply[0]);
   }
 

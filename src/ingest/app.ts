@@ -73,19 +73,29 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   warnAboutWeakApiKeys(cfg.apiKeys ?? [], log);
   const stream = bus.names.raw;
 
+  // A refused append: counted per event, told when to retry; rethrown for the error handler.
+  const refused = (err: unknown, valid: number): never => {
+    if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
+      metrics.rejected.inc({ reason: 'queue_full' }, valid);
+      err.headers!['retry-after'] = String(retryAfterS);
+    } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
+      metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid);
+      err.headers!['retry-after'] = String(retryAfterS);
+    }
+    throw err;
+  };
   const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number) => {
-    const valid = checked.filter((c) => c.event);
     try {
       return await pipeline.append(checked, batchId, traceparent, batchTotal);
     } catch (err) {
-      if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
-        metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
-        err.headers!['retry-after'] = String(retryAfterS);
-      } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
-        metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid.length);
-        err.headers!['retry-after'] = String(retryAfterS);
-      }
-      throw err;
+      return refused(err, checked.filter((c) => c.event).length);
+    }
+  };
+  const enqueueOne = async (checked: Checked, traceparent: string | string[] | undefined) => {
+    try {
+      return await pipeline.appendOne(checked, randomUUID(), traceparent);
+    } catch (err) {
+      return refused(err, 1);
     }
   };
 
@@ -127,7 +137,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
         throw new RiskpipeError(checked.code ?? 'RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
       const event = checked.event;
-      const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
+      const outcome = await enqueueOne(checked, req.headers.traceparent);
       countOutcomes([event], [outcome]);
       const ms = performance.now() - started;
       latencyIngest.observe(ms / 1000);

@@ -3,11 +3,13 @@
  * minimal Fastify server that only parses the same JSON and XADDs it (the floor on this machine).
  * Both servers run as child processes; autocannon drives them from this process.
  *
- *   npm run bench:ingest [-- --duration-s 10 --connections 50 --batch-size 100 --rounds 3 --workers 1,2]
+ *   npm run bench:ingest [-- --duration-s 10 --connections 50 --batch-size 100 --rounds 3 --workers 1,2 --baseline DIR]
  *
  * Aims (issue 13): single-event ingest >= 0.8x the floor at p99 < 10 ms (50 connections); batch
  * >= 0.7x the floor. Each figure is printed with its ratio to the floor of the same round;
- * `--workers 1,2` also runs `serve-ingest --workers 2` and prints the scaling.
+ * `--workers 1,2` also runs `serve-ingest --workers 2` and prints the scaling. `--baseline DIR`
+ * also runs the `serve-ingest` of another built checkout (e.g. the commit before a change, from
+ * `git archive`) in the same rounds, so a before/after is measured against the same floor.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const durationS = Number(args['duration-s']);
@@ -123,11 +126,11 @@ async function drive(server: string, mode: 'single' | 'batch', base: string): Pr
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
-function startRiskpipe(port: number, workers: number): ChildProcess {
+function startRiskpipe(port: number, workers: number, dir = '.', prefix = PREFIX): ChildProcess {
   // riskpipe serve-ingest, built (npm run build) and started as a user would.
   return spawn(
     process.execPath,
-    ['bin/riskpipe', 'serve-ingest', '--port', String(port), '--host', '127.0.0.1', '--prefix', PREFIX, '--max-queue-depth', '100000000', '--log-level', 'warn', '--workers', String(workers)],
+    [`${dir}/bin/riskpipe`, 'serve-ingest', '--port', String(port), '--host', '127.0.0.1', '--prefix', prefix, '--max-queue-depth', '100000000', '--log-level', 'warn', '--workers', String(workers)],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RISKPIPE_API_KEYS: 'bench-key-123456', REDIS_URL } },
   );
 }
@@ -154,6 +157,12 @@ async function main(): Promise<void> {
       const proc = startRiskpipe(port, w);
       await waitHealthy(`http://127.0.0.1:${port}/health`, proc);
       servers.push({ name: `riskpipe --workers ${w}`, port, proc });
+    }
+    if (args.baseline) {
+      const port = 18100;
+      const proc = startRiskpipe(port, 1, args.baseline, `${PREFIX}baseline:`);
+      await waitHealthy(`http://127.0.0.1:${port}/health`, proc);
+      servers.push({ name: 'baseline --workers 1', port, proc });
     }
     await new Promise((r) => setTimeout(r, 1000));
     for (let round = 0; round < rounds; round++) {

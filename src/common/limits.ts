@@ -222,14 +222,17 @@ export function serialiseEvent(event: { metadata?: unknown }, limits: InputLimit
     return { ok: false, code: 'RP_ERR_JSON_TOO_DEEP', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
   }
   try {
-    const metadataJson = JSON.stringify(event.metadata ?? {});
-    // A UTF-8 character is at most 3 bytes per UTF-16 unit: count exactly only near the limit.
-    const metadataBytes = metadataJson.length * 3 <= limits.maxMetadataBytes ? 0 : Buffer.byteLength(metadataJson, 'utf8');
-    if (metadataBytes > limits.maxMetadataBytes) {
-      const message = `metadata is ${metadataBytes} bytes as JSON (limit ${limits.maxMetadataBytes})`;
-      return { ok: false, code: 'RP_ERR_METADATA_TOO_LARGE', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
+    const json = JSON.stringify(event);
+    // The metadata's JSON is part of the event's, and a UTF-8 character takes at most 3 bytes per
+    // UTF-16 unit: only an event that long can have too large a metadata, so only then is it measured.
+    if (json.length * 3 > limits.maxMetadataBytes) {
+      const metadataBytes = Buffer.byteLength(JSON.stringify(event.metadata ?? {}), 'utf8');
+      if (metadataBytes > limits.maxMetadataBytes) {
+        const message = `metadata is ${metadataBytes} bytes as JSON (limit ${limits.maxMetadataBytes})`;
+        return { ok: false, code: 'RP_ERR_METADATA_TOO_LARGE', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
+      }
     }
-    return { ok: true, json: JSON.stringify(event) };
+    return { ok: true, json };
   } catch (err) {
     const message = `cannot be serialised: ${(err as Error).message}`;
     return { ok: false, code: 'RP_ERR_VALIDATION', detail: `event ${message}`, errors: [{ path: '', message }] };

@@ -1,5 +1,5 @@
 import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
-import type { ErrorCode } from '../common/errors.js';
+import { RiskpipeError, type ErrorCode } from '../common/errors.js';
 import { noopTracing, type Tracing } from '../common/trace.js';
 import { STREAM_SCHEMA_VERSION, parseEvent, type Event, type FieldError } from '../models/index.js';
 import { contentHash, type AppendItem, type AppendOutcome, type Bus } from '../stream/index.js';
@@ -37,11 +37,14 @@ export interface IngestOptions {
   coalesceMax?: number;
 }
 
+/** What a request's event became: queued or a duplicate (a full queue is an error, RP_ERR_QUEUE_FULL). */
+export type IngestOutcome = Exclude<AppendOutcome, { status: 'full' }>;
+
 /** A single event waiting for the coalesced append of this event-loop turn. */
 interface Waiting {
   item: AppendItem;
   span: SpanHandle;
-  resolve: (o: AppendOutcome) => void;
+  resolve: (o: IngestOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -117,7 +120,7 @@ export class IngestPipeline {
    * One outcome per valid event of `checked`, in order. `batchTotal`: events in the request, to
    * keep the batch's counters (batchStatus); omitted for single events, which have none.
    */
-  async append(checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number, ingestedAt = new Date()): Promise<AppendOutcome[]> {
+  async append(checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number, ingestedAt = new Date()): Promise<IngestOutcome[]> {
     const valid = checked.filter((c) => c.event);
     if (valid.length === 0) return [];
     const at = ingestedAt.toISOString();
@@ -134,18 +137,19 @@ export class IngestPipeline {
       throw err;
     }
     if (this.tracing.enabled) res.outcomes.forEach((o, i) => (spans[i].setAttributes({ 'riskpipe.outcome': o.status }), spans[i].end()));
-    return res.outcomes;
+    // Backpressure per request: a full queue threw, no outcome is "full".
+    return res.outcomes as IngestOutcome[];
   }
 
   /**
    * One valid single event (no batch counters), appended together with the other single events
    * of this event-loop turn: one bus call for all of them, each promise its own outcome.
    */
-  appendOne(checked: Checked, batchId: string, traceparent: string | string[] | undefined): Promise<AppendOutcome> {
+  appendOne(checked: Checked, batchId: string, traceparent: string | string[] | undefined): Promise<IngestOutcome> {
     const span = this.span(checked.event!, batchId, Array.isArray(traceparent) ? traceparent[0] : traceparent);
     // ingested_at is set when the call is made (flush), for all of them.
     const item = this.item(checked, batchId, '', span);
-    return new Promise<AppendOutcome>((resolve, reject) => {
+    return new Promise<IngestOutcome>((resolve, reject) => {
       this.waiting.push({ item, span, resolve, reject });
       if (this.waiting.length >= this.coalesceMax) this.flush();
       else if (!this.flushScheduled) {
@@ -171,11 +175,17 @@ export class IngestPipeline {
       items[i] = waiting[i].item;
       items[i].fields.ingested_at = at;
     }
-    this.bus.append('raw', items, { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS }).then(
+    // Backpressure per item: each request is refused or taken as if it had been alone.
+    this.bus.append('raw', items, { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS, backpressure: 'item' }).then(
       (res) => {
         for (let i = 0; i < waiting.length; i++) {
           const w = waiting[i];
           const o = res.outcomes[i];
+          if (o.status === 'full') {
+            const err = new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${o.depth} >= max ${this.maxQueueDepth}); retry later`, { headers: { 'retry-after': '5' } });
+            w.span.fail(err), w.span.end(), w.reject(err);
+            continue;
+          }
           if (this.tracing.enabled) w.span.setAttributes({ 'riskpipe.outcome': o.status }), w.span.end();
           w.resolve(o);
         }

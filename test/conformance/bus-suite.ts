@@ -83,6 +83,18 @@ export function busConformance(f: BusFactory): void {
       expect(await bus.length('raw')).toBe(3);
     });
 
+    withBus('append: backpressure per item takes each item as its own request (coalesced single events)', async (bus) => {
+      await bus.append('raw', [item(1)], opts);
+      const per = { ...opts, maxDepth: 3, backpressure: 'item' as const };
+      const res = await bus.append('raw', [item(2), item(1), item(3), item(4), item(5)], per);
+      expect(res.outcomes.map((o) => o.status)).toEqual(['queued', 'duplicate', 'queued', 'full', 'full']);
+      expect(res.outcomes[3]).toEqual({ status: 'full', depth: 3 });
+      expect(await bus.length('raw')).toBe(3);
+      // A refused item was not marked as seen; at the limit every item is refused, nothing thrown.
+      expect((await bus.append('raw', [item(4), item(6)], per)).outcomes.map((o) => o.status)).toEqual(['full', 'full']);
+      expect((await bus.append('raw', [item(4)], { ...opts, maxDepth: 10 })).outcomes[0].status).toBe('queued');
+    });
+
     withBus('append: backpressure refuses the whole request at maxDepth, by group lag once a group reads', async (bus) => {
       await bus.append('raw', [item(1), item(2), item(3)], opts);
       await expect(bus.append('raw', [item(4)], { ...opts, maxDepth: 3 })).rejects.toMatchObject({ code: 'RP_ERR_QUEUE_FULL' });

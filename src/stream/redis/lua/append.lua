@@ -14,9 +14,12 @@
            <prefix><b>. Built here from Redis' clock, so it is not in KEYS; it carries the same
            hash tag as KEYS[1], so in Redis Cluster it is in the same slot.
   ARGV[6]  n: the number of events
-  ARGV[7 .. 6+2n]  for event i: "i" .. its event_id, "c" .. its content hash (its fields in
+  ARGV[7]  "1": backpressure per event, each one as if it were its own request (coalesced single
+           events: event i is refused when the depth with the events queued before it in this
+           call is at the limit); "0": per call (a batch is refused or taken as a whole)
+  ARGV[8 .. 7+2n]  for event i: "i" .. its event_id, "c" .. its content hash (its fields in
                    the dedup buckets)
-  ARGV[7+2n]  f: the number of fields of an entry (every entry has the same fields, in one order)
+  ARGV[8+2n]  f: the number of fields of an entry (every entry has the same fields, in one order)
   then for field j: its name, "1" when its value is the same for every entry (then the value
        follows) or "0" (then the value is per entry, and "" follows)
   then, for each event in turn: the values of its per-entry fields, in field order
@@ -33,7 +36,8 @@
   each bucket also expires a little after the end of the next one, for when traffic stops.
 
   Returns { "FULL", depth } when refused, else { depth_bound, r1, r2, ... } where ri is the new
-  stream id, "D:id" (event_id seen in the window) or "D:content" (same platform/author/content),
+  stream id, "D:id" (event_id seen in the window), "D:content" (same platform/author/content) or,
+  with backpressure per event, "F:<depth>" (refused: neither queued nor marked as seen),
   and depth_bound is the stream length (an upper bound of the depth). With no events it only
   reports the exact depth.
 ]]
@@ -65,7 +69,9 @@ end
 
 if n == 0 then return { depth(true) } end
 local d = depth(false)
-if d >= max_depth then return { 'FULL', d } end
+local per_event = ARGV[7] == '1'
+if d >= max_depth and not per_event then return { 'FULL', d } end
+local d_before = d
 
 -- The clock and the two buckets that can hold something seen less than W ago.
 local window_ms = tonumber(ARGV[2]) * 1000
@@ -76,14 +82,14 @@ local cur = ARGV[5] .. b
 local prev = ARGV[5] .. (b - 1)
 
 -- Every identity read from both buckets, one HMGET each (in chunks: Lua's unpack has a stack
--- limit). in_cur[k] / in_prev[k] answer for ARGV[6 + k].
+-- limit). in_cur[k] / in_prev[k] answer for ARGV[7 + k].
 local CHUNK = 1000
 local function hmget(key)
   local out = {}
-  local last = 6 + 2 * n
-  for s = 7, last, CHUNK do
+  local last = 7 + 2 * n
+  for s = 8, last, CHUNK do
     local part = redis.call('HMGET', key, unpack(ARGV, s, math.min(s + CHUNK - 1, last)))
-    for k = 1, #part do out[s - 7 + k] = part[k] end
+    for k = 1, #part do out[s - 8 + k] = part[k] end
   end
   return out
 end
@@ -91,12 +97,12 @@ local in_cur = hmget(cur)
 local in_prev = hmget(prev)
 local marked = {}
 local function seen(k)
-  if in_cur[k] or marked[ARGV[6 + k]] then return true end
+  if in_cur[k] or marked[ARGV[7 + k]] then return true end
   local at = in_prev[k]
   return at and now - tonumber(at) < window_ms
 end
 
-local at = 7 + 2 * n
+local at = 8 + 2 * n
 local nf = tonumber(ARGV[at])
 at = at + 1
 local entry = {}
@@ -108,18 +114,20 @@ for j = 1, nf do
 end
 local np = #per
 
-local out = { d }
+local out = { d_before }
 local queued = 0
 local new = {}
 local stamp = tostring(now)
 for i = 1, n do
-  if seen(2 * i - 1) then
+  if per_event and d >= max_depth then
+    out[#out + 1] = 'F:' .. d
+  elseif seen(2 * i - 1) then
     out[#out + 1] = 'D:id'
   elseif seen(2 * i) then
     -- Not queued, so the event_id does not count as seen.
     out[#out + 1] = 'D:content'
   else
-    local fi, fc = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+    local fi, fc = ARGV[6 + 2 * i], ARGV[7 + 2 * i]
     marked[fi] = true
     marked[fc] = true
     new[#new + 1] = fi
@@ -129,6 +137,11 @@ for i = 1, n do
     for k = 1, np do entry[per[k]] = ARGV[at + k - 1] end
     out[#out + 1] = redis.call('XADD', stream, '*', unpack(entry))
     queued = queued + 1
+    if per_event then
+      -- d + 1 bounds the new depth from above; at the limit, measure it (consumers may have read).
+      d = d + 1
+      if d >= max_depth then d = depth(false) end
+    end
   end
   at = at + np
 end

@@ -339,6 +339,29 @@ describe('backpressure', () => {
   });
 });
 
+describe('dedup buckets in Redis', () => {
+  it('keeps identities in one hash per window-long bucket, with an expiry, and unlinks the bucket before last', async () => {
+    const prefix = uniquePrefix('buckets');
+    prefixes.push(prefix);
+    const bus = new RedisBus(producer, undefined, { role: 'producer', prefix });
+    const w = { maxDepth: 1000, dedupWindowS: 1 };
+    const fields = (id: string) => ({ v: '1', event_id: id, event: '{}', ingested_at: 'x', batch_id: 'b', traceparent: 't' });
+    await bus.append('raw', [{ eventId: 'k1', contentHash: 'hash-1', fields: fields('k1') }], w);
+    const buckets = async () => (await admin.keys(`${prefix}dd:w1:*`)).sort();
+    const [first] = await buckets();
+    expect(first).toBeDefined();
+    expect(Object.keys(await admin.hgetall(first)).sort()).toEqual(['chash-1', 'ik1']);
+    const ttl = await admin.pttl(first);
+    // Needed until the end of the next bucket (at most 2 s away), plus a margin of min(W, 60 s).
+    expect(ttl).toBeGreaterThan(1_000);
+    expect(ttl).toBeLessThanOrEqual(3_000);
+    // Two buckets later, the first append there unlinks it (before its own expiry).
+    await new Promise((r) => setTimeout(r, 2_100));
+    await bus.append('raw', [{ eventId: 'k2', contentHash: 'hash-2', fields: fields('k2') }], w);
+    expect(await buckets()).not.toContain(first);
+  });
+});
+
 describe('single events coalesced into one append', () => {
   it('gives each concurrent request its own answer: position, duplicate, backpressure', async () => {
     const { app, stream } = await makeApp({ maxQueueDepth: 4 });

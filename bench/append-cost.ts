@@ -1,7 +1,8 @@
 /**
  * bench:append — what the atomic append (src/stream/redis/lua/append.lua: backpressure, dedup
- * check-and-set of two keys per event, XADD, batch counters) costs Redis against the floor's
- * pipeline of plain XADDs, without HTTP. Alternating rounds; prints medians and the ratio.
+ * check-and-set in the time-bucketed hashes, XADD, batch counters) costs Redis against the
+ * floor's pipeline of plain XADDs, without HTTP. Alternating rounds; prints medians, the ratio
+ * and Redis' own CPU per event.
  *
  *   npx tsx bench/append-cost.ts [-- --batch 100 --requests 200 --rounds 5]
  */
@@ -30,8 +31,16 @@ async function main() {
   const bus = (await createBus({ kind: 'redis', role: 'producer', redisUrl: url, prefix })) as RedisBus;
   const floorStream = `${prefix}floor`;
   const res = { floor: [] as number[], append: [] as number[] };
+  // Redis' own CPU per event (main thread), steadier than events/s on a shared machine.
+  const cpuUs = { floor: [] as number[], append: [] as number[] };
+  const redisCpuS = async () => {
+    const info = await redis.info('cpu');
+    const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+    return get('used_cpu_user_main_thread') + get('used_cpu_sys_main_thread');
+  };
   for (let r = 0; r < rounds; r++) {
     for (const which of r % 2 ? (['append', 'floor'] as const) : (['floor', 'append'] as const)) {
+      const c0 = await redisCpuS();
       const t0 = process.hrtime.bigint();
       for (let q = 0; q < requests; q++) {
         const items = Array.from({ length: batch }, fields);
@@ -44,6 +53,7 @@ async function main() {
         }
       }
       res[which].push((batch * requests) / (Number(process.hrtime.bigint() - t0) / 1e9));
+      cpuUs[which].push((((await redisCpuS()) - c0) * 1e6) / (batch * requests));
     }
     await redis.del(floorStream, bus.names.raw);
   }
@@ -52,7 +62,8 @@ async function main() {
   const ratios = res.append.map((x, i) => x / res.floor[i]!);
   console.log(`append.lua vs pipelined XADD, ${batch} events a call, ${requests} calls, ${rounds} alternating rounds (medians)`);
   console.log(`floor (pipeline of XADD): ${f.toFixed(0)} events/s; append.lua: ${ap.toFixed(0)} events/s; ratio to the floor of the same round: median ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`);
-  console.log(JSON.stringify(res));
+  console.log(`Redis main-thread CPU per event: floor ${median(cpuUs.floor).toFixed(2)} µs, append.lua ${median(cpuUs.append).toFixed(2)} µs (medians)`);
+  console.log(JSON.stringify({ eventsPerS: res, redisCpuUsPerEvent: cpuUs }));
   // the dedup keys expire after 60 s
   await bus.close();
   redis.disconnect();

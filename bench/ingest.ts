@@ -3,13 +3,16 @@
  * minimal Fastify server that only parses the same JSON and XADDs it (the floor on this machine).
  * Both servers run as child processes; autocannon drives them from this process.
  *
- *   npm run bench:ingest [-- --duration-s 10 --connections 50 --batch-size 100 --rounds 3 --workers 1,2]
+ *   npm run bench:ingest [-- --duration-s 10 --connections 50 --batch-size 100 --rounds 3 --workers 1,2 --baseline DIR]
  *
  * Aims (issue 13): single-event ingest >= 0.8x the floor at p99 < 10 ms (50 connections); batch
  * >= 0.7x the floor. Each figure is printed with its ratio to the floor of the same round;
- * `--workers 1,2` also runs `serve-ingest --workers 2` and prints the scaling.
+ * `--workers 1,2` also runs `serve-ingest --workers 2` and prints the scaling. `--baseline DIR`
+ * also runs the `serve-ingest` of another built checkout (e.g. the commit before a change, from
+ * `git archive`) in the same rounds, so a before/after is measured against the same floor.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -24,6 +27,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const durationS = Number(args['duration-s']);
@@ -89,10 +93,31 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   non2xx: number;
+  /** CPU time per event of the server process and of Redis (the whole server) while it was driven: steadier than events/s on a shared machine. */
+  serverCpuUs: number;
+  redisCpuUs: number;
 }
 
-async function drive(server: string, mode: 'single' | 'batch', base: string): Promise<Row> {
+/** CPU seconds (user + system) of a process so far, from /proc (Linux); NaN elsewhere. */
+function processCpuS(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function redisCpuS(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+async function drive(server: string, mode: 'single' | 'batch', base: string, pid: number | undefined, redis: Redis): Promise<Row> {
   const perRequest = mode === 'single' ? 1 : batchSize;
+  const cpu0 = processCpuS(pid);
+  const redis0 = await redisCpuS(redis);
   const result = await autocannon({
     url: base,
     connections: mode === 'single' ? connections : batchConnections,
@@ -110,6 +135,9 @@ async function drive(server: string, mode: 'single' | 'batch', base: string): Pr
     ],
   });
   const ok = result.requests.total - result.non2xx;
+  const cpuUs = (s: number) => (s * 1e6) / Math.max(1, result.requests.total * perRequest);
+  const serverCpuUs = cpuUs(processCpuS(pid) - cpu0);
+  const redisCpuUs = cpuUs((await redisCpuS(redis)) - redis0);
   return {
     server,
     mode: mode === 'single' ? 'single event' : `batch of ${perRequest}`,
@@ -118,16 +146,18 @@ async function drive(server: string, mode: 'single' | 'batch', base: string): Pr
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
+    serverCpuUs,
+    redisCpuUs,
   };
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
-function startRiskpipe(port: number, workers: number): ChildProcess {
+function startRiskpipe(port: number, workers: number, dir = '.', prefix = PREFIX): ChildProcess {
   // riskpipe serve-ingest, built (npm run build) and started as a user would.
   return spawn(
     process.execPath,
-    ['bin/riskpipe', 'serve-ingest', '--port', String(port), '--host', '127.0.0.1', '--prefix', PREFIX, '--max-queue-depth', '100000000', '--log-level', 'warn', '--workers', String(workers)],
+    [`${dir}/bin/riskpipe`, 'serve-ingest', '--port', String(port), '--host', '127.0.0.1', '--prefix', prefix, '--max-queue-depth', '100000000', '--log-level', 'warn', '--workers', String(workers)],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RISKPIPE_API_KEYS: 'bench-key-123456', REDIS_URL } },
   );
 }
@@ -155,12 +185,19 @@ async function main(): Promise<void> {
       await waitHealthy(`http://127.0.0.1:${port}/health`, proc);
       servers.push({ name: `riskpipe --workers ${w}`, port, proc });
     }
+    if (args.baseline) {
+      const port = 18100;
+      const proc = startRiskpipe(port, 1, args.baseline, `${PREFIX}baseline:`);
+      await waitHealthy(`http://127.0.0.1:${port}/health`, proc);
+      servers.push({ name: 'baseline --workers 1', port, proc });
+    }
     await new Promise((r) => setTimeout(r, 1000));
     for (let round = 0; round < rounds; round++) {
       for (const mode of ['single', 'batch'] as const) {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const s of order) {
-          const row = await drive(s.name, mode, `http://127.0.0.1:${s.port}`);
+          // With --workers > 1 the process is a supervisor: its workers' CPU is not counted (NaN).
+          const row = await drive(s.name, mode, `http://127.0.0.1:${s.port}`, /--workers (?!1$)/.test(s.name) ? undefined : s.proc.pid, redis);
           (runs[`${s.name}|${mode}`] ??= []).push(row);
         }
       }
@@ -176,17 +213,17 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown>[] = [];
   console.log(`\nbench:ingest on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${rounds} alternating rounds of ${durationS} s, medians`);
   console.log(`single: ${connections} connections; batch: ${batchSize} events a request, ${batchConnections} connections\n`);
-  console.log('| server | mode | events/s | ratio to the floor (same round) | aim | p50 ms | p99 ms (aim < 10 single) | non-2xx |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| server | mode | events/s | ratio to the floor (same round) | aim | p50 ms | p99 ms (aim < 10 single) | non-2xx | server CPU µs/event | Redis CPU µs/event |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const mode of ['single', 'batch'] as const) {
     const floor = runs[`floor|${mode}`]!;
     for (const s of servers) {
       const rows = runs[`${s.name}|${mode}`]!;
       const ratios = rows.map((r, i) => r.eventsPerS / floor[i]!.eventsPerS);
       const aim = s.name === 'floor' ? '' : mode === 'single' ? '≥ 0.80' : '≥ 0.70';
-      const row = { server: s.name, mode: rows[0]!.mode, eventsPerS: median(rows.map((r) => r.eventsPerS)), ratio: median(ratios), ratios, p50Ms: median(rows.map((r) => r.p50Ms)), p99Ms: median(rows.map((r) => r.p99Ms)), non2xx: rows.reduce((a, r) => a + r.non2xx, 0) };
+      const row = { server: s.name, mode: rows[0]!.mode, eventsPerS: median(rows.map((r) => r.eventsPerS)), ratio: median(ratios), ratios, p50Ms: median(rows.map((r) => r.p50Ms)), p99Ms: median(rows.map((r) => r.p99Ms)), non2xx: rows.reduce((a, r) => a + r.non2xx, 0), serverCpuUs: median(rows.map((r) => r.serverCpuUs)), redisCpuUs: median(rows.map((r) => r.redisCpuUs)) };
       summary.push(row);
-      console.log(`| ${row.server} | ${row.mode} | ${f(row.eventsPerS)} | ${s.name === 'floor' ? '1' : `${row.ratio.toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`} | ${aim} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} |`);
+      console.log(`| ${row.server} | ${row.mode} | ${f(row.eventsPerS)} | ${s.name === 'floor' ? '1' : `${row.ratio.toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`} | ${aim} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${row.serverCpuUs.toFixed(0)} | ${row.redisCpuUs.toFixed(1)} |`);
     }
   }
   if (workerCounts.length > 1) {

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RiskpipeError, ERROR_CODES, type ErrorCode } from './errors.js';
@@ -63,6 +64,10 @@ export function installErrorHandling(app: FastifyInstance, log: Logger): void {
   });
 }
 
+// crypto.hash (Node >= 20.12) where it exists: the key is hashed on every request.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+const sha256 = (s: string): Buffer => (oneShot ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s).digest());
+
 /**
  * API-key check: the `api-key` header or `Authorization: Bearer <key>`, compared in constant time
  * against every configured key. With no keys configured authentication is off.
@@ -79,7 +84,7 @@ export function makeApiKeyCheck(keys: string[]): (req: FastifyRequest, reply: Fa
       if (auth && /^bearer\s+/i.test(auth)) presented = auth.replace(/^bearer\s+/i, '').trim();
     }
     if (!presented) return done(new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Missing API key: send the api-key header or Authorization: Bearer <key>'));
-    const d = createHash('sha256').update(presented).digest();
+    const d = sha256(presented);
     let ok = false;
     for (const k of digests) ok = timingSafeEqual(d, k) || ok;
     done(ok ? undefined : new RiskpipeError('RP_ERR_UNAUTHORIZED', 'Invalid API key'));

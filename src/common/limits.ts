@@ -58,16 +58,29 @@ function scanDepth(text: string, maxDepth: number): Scan {
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (strStart >= 0) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) {
-        if (depth === 1 && topIsObject) lastKey = text.slice(strStart + 1, i);
-        strStart = -1;
+    if (c === 34) {
+      // A string: jump to its closing quote (indexOf, not a loop over its characters: strings
+      // are most of a body), the first one not escaped by an odd run of backslashes.
+      strStart = i;
+      let end = -1;
+      for (let from = i + 1; ; ) {
+        const q = text.indexOf('"', from);
+        if (q < 0) break;
+        let b = q - 1;
+        while (b > strStart && text.charCodeAt(b) === 92) b--;
+        if ((q - 1 - b) % 2 === 0) {
+          end = q;
+          break;
+        }
+        from = q + 1;
       }
+      // Unterminated: nothing more to measure (JSON.parse reports it).
+      if (end < 0) break;
+      if (depth === 1 && topIsObject) lastKey = text.slice(strStart + 1, end);
+      i = end;
       continue;
     }
-    if (c === 34) strStart = i;
-    else if (c === 123 || c === 91) {
+    if (c === 123 || c === 91) {
       depth++;
       if (depth === 1) {
         topIsObject = c === 123;
@@ -166,14 +179,31 @@ export function parseJsonBody(text: string, limits: Pick<InputLimits, 'maxJsonDe
 
 /** Nesting depth of a parsed value (a scalar is 0, `{}` is 1), without recursion; stops counting past `stopAt`. */
 export function jsonDepth(root: unknown, stopAt = Infinity): number {
+  if (!root || typeof root !== 'object') return 0;
+  // Flat objects and arrays (the usual metadata) need no stack.
+  let flat = true;
+  for (const child of Array.isArray(root) ? root : Object.values(root)) {
+    if (child && typeof child === 'object') {
+      flat = false;
+      break;
+    }
+  }
+  if (flat) return 1;
   let max = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
+  const values: unknown[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const d = depths.pop()!;
     if (!v || typeof v !== 'object') continue;
     if (d > max) max = d;
     if (max > stopAt) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child && typeof child === 'object') stack.push([child, d + 1]);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child && typeof child === 'object') {
+        values.push(child);
+        depths.push(d + 1);
+      }
+    }
   }
   return max;
 }
@@ -192,12 +222,17 @@ export function serialiseEvent(event: { metadata?: unknown }, limits: InputLimit
     return { ok: false, code: 'RP_ERR_JSON_TOO_DEEP', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
   }
   try {
-    const metadataBytes = Buffer.byteLength(JSON.stringify(event.metadata ?? {}), 'utf8');
-    if (metadataBytes > limits.maxMetadataBytes) {
-      const message = `metadata is ${metadataBytes} bytes as JSON (limit ${limits.maxMetadataBytes})`;
-      return { ok: false, code: 'RP_ERR_METADATA_TOO_LARGE', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
+    const json = JSON.stringify(event);
+    // The metadata's JSON is part of the event's, and a UTF-8 character takes at most 3 bytes per
+    // UTF-16 unit: only an event that long can have too large a metadata, so only then is it measured.
+    if (json.length * 3 > limits.maxMetadataBytes) {
+      const metadataBytes = Buffer.byteLength(JSON.stringify(event.metadata ?? {}), 'utf8');
+      if (metadataBytes > limits.maxMetadataBytes) {
+        const message = `metadata is ${metadataBytes} bytes as JSON (limit ${limits.maxMetadataBytes})`;
+        return { ok: false, code: 'RP_ERR_METADATA_TOO_LARGE', detail: `metadata: ${message}`, errors: [{ path: 'metadata', message }] };
+      }
     }
-    return { ok: true, json: JSON.stringify(event) };
+    return { ok: true, json };
   } catch (err) {
     const message = `cannot be serialised: ${(err as Error).message}`;
     return { ok: false, code: 'RP_ERR_VALIDATION', detail: `event ${message}`, errors: [{ path: '', message }] };

@@ -14,7 +14,7 @@ import { buildStagesApp } from '../common/stages-app.js';
 import type { Bus } from '../stream/index.js';
 import { createIngestMetrics } from './metrics.js';
 import { openApiInfo, routeSchemas } from './openapi.js';
-import { IngestPipeline, type Checked } from './pipeline.js';
+import { IngestPipeline, type Checked, type IngestOutcome } from './pipeline.js';
 
 export interface IngestConfig {
   /** Accepted API keys; empty turns authentication off. */
@@ -73,48 +73,73 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
   warnAboutWeakApiKeys(cfg.apiKeys ?? [], log);
   const stream = bus.names.raw;
 
+  // A refused append: counted per event, told when to retry; rethrown for the error handler.
+  const refused = (err: unknown, valid: number): never => {
+    if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
+      metrics.rejected.inc({ reason: 'queue_full' }, valid);
+      err.headers!['retry-after'] = String(retryAfterS);
+    } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
+      metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid);
+      err.headers!['retry-after'] = String(retryAfterS);
+    }
+    throw err;
+  };
   const enqueue = async (checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number) => {
-    const valid = checked.filter((c) => c.event);
     try {
       return await pipeline.append(checked, batchId, traceparent, batchTotal);
     } catch (err) {
-      if (err instanceof RiskpipeError && err.code === 'RP_ERR_QUEUE_FULL') {
-        metrics.rejected.inc({ reason: 'queue_full' }, valid.length);
-        err.headers!['retry-after'] = String(retryAfterS);
-      } else if (err instanceof RiskpipeError && (err.code === 'RP_ERR_REDIS_UNAVAILABLE' || err.code === 'RP_ERR_REDIS_REFUSED')) {
-        metrics.rejected.inc({ reason: err.code === 'RP_ERR_REDIS_REFUSED' ? 'redis_refused' : 'redis_unavailable' }, valid.length);
-        err.headers!['retry-after'] = String(retryAfterS);
-      }
-      throw err;
+      return refused(err, checked.filter((c) => c.event).length);
+    }
+  };
+  const enqueueOne = async (checked: Checked, traceparent: string | string[] | undefined) => {
+    try {
+      return await pipeline.appendOne(checked, randomUUID(), traceparent);
+    } catch (err) {
+      return refused(err, 1);
     }
   };
 
-  // Labelled children are looked up once: prom-client hashes the label object on every call.
+  // Labelled children are looked up once, and each is incremented once per request with its
+  // count: prom-client hashes the label object on every inc(), even through labels().
   // Each is counted under riskpipe's name and the original service's (its dashboards query those).
-  const receivedBy = new Map<string, { inc(): void }>();
+  const receivedBy = new Map<string, { inc(n: number): void }>();
   const received = (e: Event) => {
     const k = `${e.platform}|${e.event_type}`;
     let c = receivedBy.get(k);
     if (!c) {
       const ours = metrics.received.labels({ platform: e.platform, event_type: e.event_type });
       const original = metrics.originalReceived.labels({ platform: e.platform, event_type: e.event_type });
-      receivedBy.set(k, (c = { inc: () => (ours.inc(), original.inc()) }));
+      receivedBy.set(k, (c = { inc: (n: number) => (ours.inc(n), original.inc(n)) }));
     }
     return c;
   };
+  const duplicateBy = { event_id: metrics.duplicates.labels({ match: 'event_id' }), content: metrics.duplicates.labels({ match: 'content' }) };
   const latencyIngestS = metrics.latency.labels({ endpoint: 'ingest' });
   const latencyBatchS = metrics.latency.labels({ endpoint: 'ingest_batch' });
   const latencyIngest = { observe: (s: number) => (latencyIngestS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
   const latencyBatch = { observe: (s: number) => (latencyBatchS.observe(s), metrics.originalLatencyMs.observe(s * 1000)) };
 
-  const countOutcomes = (events: Event[], outcomes: Awaited<ReturnType<typeof enqueue>>) => {
-    let q = 0;
-    outcomes.forEach((o, i) => {
-      received(events[i]).inc();
-      if (o.status === 'queued') q++;
-      else metrics.duplicates.inc({ match: o.duplicateOf });
-    });
-    if (q > 0) metrics.queued.inc(q);
+  const countOutcomes = (events: Event[], outcomes: IngestOutcome[]) => {
+    let queued = 0;
+    let byId = 0;
+    let byContent = 0;
+    // Runs of the same platform and event type (a batch is usually one or a few) are counted together.
+    let run = 0;
+    for (let i = 0; i < events.length; i++) {
+      const o = outcomes[i];
+      if (o.status === 'queued') queued++;
+      else if (o.duplicateOf === 'event_id') byId++;
+      else byContent++;
+      run++;
+      const next = events[i + 1];
+      if (!next || next.platform !== events[i].platform || next.event_type !== events[i].event_type) {
+        received(events[i]).inc(run);
+        run = 0;
+      }
+    }
+    if (queued > 0) metrics.queued.inc(queued);
+    if (byId > 0) duplicateBy.event_id.inc(byId);
+    if (byContent > 0) duplicateBy.content.inc(byContent);
   };
 
   const routes: FastifyPluginAsync = async (app) => {
@@ -127,7 +152,7 @@ export function createIngestStage(deps: IngestDeps, cfg: IngestConfig = {}): Sta
         throw new RiskpipeError(checked.code ?? 'RP_ERR_VALIDATION', checked.detail!, { errors: checked.errors });
       }
       const event = checked.event;
-      const [outcome] = await enqueue([checked], randomUUID(), req.headers.traceparent);
+      const outcome = await enqueueOne(checked, req.headers.traceparent);
       countOutcomes([event], [outcome]);
       const ms = performance.now() - started;
       latencyIngest.observe(ms / 1000);

@@ -1,8 +1,9 @@
 import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
-import type { ErrorCode } from '../common/errors.js';
+import { RiskpipeError, type ErrorCode } from '../common/errors.js';
 import { noopTracing, type Tracing } from '../common/trace.js';
 import { STREAM_SCHEMA_VERSION, parseEvent, type Event, type FieldError } from '../models/index.js';
-import { contentHash, type AppendOutcome, type Bus } from '../stream/index.js';
+import { contentHash, type AppendItem, type AppendOutcome, type Bus } from '../stream/index.js';
+import type { SpanHandle } from '../common/trace.js';
 
 /*
  * Stage 1, ingest: HTTP ──► events:raw. The steps, in order, for one event or a whole batch
@@ -16,6 +17,10 @@ import { contentHash, type AppendOutcome, type Bus } from '../stream/index.js';
  *                RP_ERR_QUEUE_FULL → 503) and the append of what is new, with the batch's
  *                counters — one atomic step of the bus (Redis: src/stream/redis/lua/append.lua).
  *                The bus fails fast when it cannot be reached (RP_ERR_REDIS_UNAVAILABLE → 503).
+ *                Single events (appendOne) that arrive in the same turn of the event loop share
+ *                one append call — one round trip and one script run for many requests — and
+ *                each request gets its own outcome (a full queue or an unreachable bus fails
+ *                them all, as it would have failed each).
  */
 
 export interface IngestOptions {
@@ -28,6 +33,19 @@ export interface IngestOptions {
   tracing?: Tracing;
   /** Default DEFAULT_INPUT_LIMITS. */
   limits?: Partial<InputLimits>;
+  /** Most single events coalesced into one append call. Default 256. */
+  coalesceMax?: number;
+}
+
+/** What a request's event became: queued or a duplicate (a full queue is an error, RP_ERR_QUEUE_FULL). */
+export type IngestOutcome = Exclude<AppendOutcome, { status: 'full' }>;
+
+/** A single event waiting for the coalesced append of this event-loop turn. */
+interface Waiting {
+  item: AppendItem;
+  span: SpanHandle;
+  resolve: (o: IngestOutcome) => void;
+  reject: (err: unknown) => void;
 }
 
 /** One client event after validation: the event, or why it was rejected. */
@@ -48,14 +66,23 @@ function clientEventId(raw: unknown): string | null {
   return null;
 }
 
+/** Field errors under a batch item's path ("events.3"), or as they are for a single event (""). */
+function withPrefix(pre: string, errors: FieldError[]): FieldError[] {
+  return pre ? errors.map((e) => ({ path: `${pre}${e.path ? '.' + e.path : ''}`, message: e.message })) : errors.map((e) => ({ path: e.path, message: e.message }));
+}
+
 export class IngestPipeline {
   readonly bus: Bus;
   readonly maxQueueDepth: number;
   readonly dedupWindowS: number;
   readonly tracing: Tracing;
   readonly limits: InputLimits;
+  readonly coalesceMax: number;
+  private waiting: Waiting[] = [];
+  private flushScheduled = false;
 
   constructor(opts: IngestOptions) {
+    this.coalesceMax = opts.coalesceMax ?? 256;
     this.tracing = opts.tracing ?? noopTracing;
     this.limits = { ...DEFAULT_INPUT_LIMITS, ...opts.limits };
     this.bus = opts.bus;
@@ -67,17 +94,25 @@ export class IngestPipeline {
   validate(raws: unknown[], pathPrefix: (index: number) => string = () => ''): Checked[] {
     // Batch items the body parser cut out for being too deep (src/common/limits.ts).
     const cutOut = rejectedItems(raws);
-    return raws.map((raw, index): Checked => {
-      const pre = pathPrefix(index);
-      const paths = (errors: FieldError[]) => errors.map((e) => ({ path: pre ? `${pre}${e.path ? '.' + e.path : ''}` : e.path, message: e.message }));
+    const out = new Array<Checked>(raws.length);
+    for (let index = 0; index < raws.length; index++) {
+      const raw = raws[index];
       const tooDeep = cutOut?.get(index);
-      if (tooDeep) return { index, eventId: null, code: 'RP_ERR_JSON_TOO_DEEP', detail: tooDeep.message, errors: paths([tooDeep]) };
+      if (tooDeep) {
+        out[index] = { index, eventId: null, code: 'RP_ERR_JSON_TOO_DEEP', detail: tooDeep.message, errors: withPrefix(pathPrefix(index), [tooDeep]) };
+        continue;
+      }
       const p = parseEvent(raw);
-      if (!p.ok) return { index, eventId: clientEventId(raw), detail: p.detail, errors: paths(p.errors) };
+      if (!p.ok) {
+        out[index] = { index, eventId: clientEventId(raw), detail: p.detail, errors: withPrefix(pathPrefix(index), p.errors) };
+        continue;
+      }
       const ser = serialiseEvent(p.event, this.limits);
-      if (!ser.ok) return { index, eventId: p.event.event_id, code: ser.code, detail: ser.detail, errors: paths(ser.errors) };
-      return { index, event: p.event, json: ser.json, eventId: p.event.event_id };
-    });
+      out[index] = ser.ok
+        ? { index, event: p.event, json: ser.json, eventId: p.event.event_id }
+        : { index, eventId: p.event.event_id, code: ser.code, detail: ser.detail, errors: withPrefix(pathPrefix(index), ser.errors) };
+    }
+    return out;
   }
 
   // 2. dedup + backpressure + append
@@ -85,22 +120,14 @@ export class IngestPipeline {
    * One outcome per valid event of `checked`, in order. `batchTotal`: events in the request, to
    * keep the batch's counters (batchStatus); omitted for single events, which have none.
    */
-  async append(checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number, ingestedAt = new Date()): Promise<AppendOutcome[]> {
+  async append(checked: Checked[], batchId: string, traceparent: string | string[] | undefined, batchTotal?: number, ingestedAt = new Date()): Promise<IngestOutcome[]> {
     const valid = checked.filter((c) => c.event);
     if (valid.length === 0) return [];
     const at = ingestedAt.toISOString();
     const parent = Array.isArray(traceparent) ? traceparent[0] : traceparent;
     // One span per event; its traceparent goes into the entry, so the screen span becomes its child.
-    const spans = valid.map((c) => this.tracing.span('ingest', parent, { kind: 'server', attributes: { 'riskpipe.event_id': c.event!.event_id, 'riskpipe.batch_id': batchId } }));
-    const items = valid.map((c, i) => {
-      const e = c.event!;
-      return {
-        eventId: e.event_id,
-        contentHash: contentHash(e),
-        // The fields of an events:raw entry, in this order (src/models/stream.ts RawEntry).
-        fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: c.json ?? JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: spans[i].traceparent },
-      };
-    });
+    const spans = valid.map((c) => this.span(c.event!, batchId, parent));
+    const items = valid.map((c, i) => this.item(c, batchId, at, spans[i]));
     const batch = batchTotal === undefined ? undefined : { id: batchId, total: batchTotal };
     let res: Awaited<ReturnType<Bus['append']>>;
     try {
@@ -110,7 +137,77 @@ export class IngestPipeline {
       throw err;
     }
     if (this.tracing.enabled) res.outcomes.forEach((o, i) => (spans[i].setAttributes({ 'riskpipe.outcome': o.status }), spans[i].end()));
-    return res.outcomes;
+    // Backpressure per request: a full queue threw, no outcome is "full".
+    return res.outcomes as IngestOutcome[];
+  }
+
+  /**
+   * One valid single event (no batch counters), appended together with the other single events
+   * of this event-loop turn: one bus call for all of them, each promise its own outcome.
+   */
+  appendOne(checked: Checked, batchId: string, traceparent: string | string[] | undefined): Promise<IngestOutcome> {
+    const span = this.span(checked.event!, batchId, Array.isArray(traceparent) ? traceparent[0] : traceparent);
+    // ingested_at is set when the call is made (flush), for all of them.
+    const item = this.item(checked, batchId, '', span);
+    return new Promise<IngestOutcome>((resolve, reject) => {
+      this.waiting.push({ item, span, resolve, reject });
+      if (this.waiting.length >= this.coalesceMax) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate, not nextTick: it runs after every socket that is ready this turn has been read.
+        setImmediate(this.flushScheduledWaiting);
+      }
+    });
+  }
+
+  private readonly flushScheduledWaiting = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  private flush(): void {
+    const waiting = this.waiting;
+    if (waiting.length === 0) return;
+    this.waiting = [];
+    const at = new Date().toISOString();
+    const items = new Array<AppendItem>(waiting.length);
+    for (let i = 0; i < waiting.length; i++) {
+      items[i] = waiting[i].item;
+      items[i].fields.ingested_at = at;
+    }
+    // Backpressure per item: each request is refused or taken as if it had been alone.
+    this.bus.append('raw', items, { maxDepth: this.maxQueueDepth, dedupWindowS: this.dedupWindowS, backpressure: 'item' }).then(
+      (res) => {
+        for (let i = 0; i < waiting.length; i++) {
+          const w = waiting[i];
+          const o = res.outcomes[i];
+          if (o.status === 'full') {
+            const err = new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${o.depth} >= max ${this.maxQueueDepth}); retry later`, { headers: { 'retry-after': '5' } });
+            w.span.fail(err), w.span.end(), w.reject(err);
+            continue;
+          }
+          if (this.tracing.enabled) w.span.setAttributes({ 'riskpipe.outcome': o.status }), w.span.end();
+          w.resolve(o);
+        }
+      },
+      (err: unknown) => {
+        for (const w of waiting) w.span.fail(err), w.span.end(), w.reject(err);
+      },
+    );
+  }
+
+  private span(e: Event, batchId: string, parent: string | undefined): SpanHandle {
+    return this.tracing.span('ingest', parent, { kind: 'server', attributes: { 'riskpipe.event_id': e.event_id, 'riskpipe.batch_id': batchId } });
+  }
+
+  private item(c: Checked, batchId: string, at: string, span: SpanHandle): AppendItem {
+    const e = c.event!;
+    return {
+      eventId: e.event_id,
+      contentHash: contentHash(e),
+      // The fields of an events:raw entry, in this order (src/models/stream.ts RawEntry).
+      fields: { v: STREAM_SCHEMA_VERSION, event_id: e.event_id, event: c.json ?? JSON.stringify(e), ingested_at: at, batch_id: batchId, traceparent: span.traceparent },
+    };
   }
 
   /** The raw stream's unconsumed depth (group lag, else length). */

@@ -31,6 +31,8 @@ export interface Keys {
   resolveStream(nameOrId: string): string;
   dedupContent(contentHash: string): string;
   dedupEventId(eventId: string): string;
+  /** Prefix of the dedup time buckets of a window (Redis bus: one hash per bucket, append.lua). */
+  dedupBuckets(windowS: number): string;
   /** Author behaviour counters of one scope (platform:author:bucket). */
   author(scope: string): string;
   batch(batchId: string): string;
@@ -66,6 +68,7 @@ export function createKeys(opts: KeysOptions = {}): Keys {
     },
     dedupContent: (h) => `${base}dd:c:${h}`,
     dedupEventId: (id) => `${base}dd:i:${id}`,
+    dedupBuckets: (windowS) => `${base}dd:w${windowS}:`,
     author: (scope) => `${base}author:${scope}`,
     batch: (id) => `${base}batch:${id}`,
   };

@@ -64,9 +64,20 @@ export interface AppendOptions {
    * in the same atomic step. Omit for no batch counters.
    */
   batch?: { id: string; total: number };
+  /**
+   * "request" (default): the depth is checked once and a full queue refuses the whole call
+   * (RP_ERR_QUEUE_FULL). "item": each item is checked as if it were its own request, counting
+   * the items queued before it in the call — for single events coalesced into one call; a refused
+   * item's outcome is `full` (neither queued nor marked as seen).
+   */
+  backpressure?: 'request' | 'item';
 }
 
-export type AppendOutcome = { status: 'queued'; id: string } | { status: 'duplicate'; duplicateOf: 'content' | 'event_id' };
+export type AppendOutcome =
+  | { status: 'queued'; id: string }
+  | { status: 'duplicate'; duplicateOf: 'content' | 'event_id' }
+  /** Only with `backpressure: "item"`: the depth was at the limit for this item. */
+  | { status: 'full'; depth: number };
 
 export interface AppendResult {
   /** Length of the stream before these items (an upper bound of its unconsumed depth). */

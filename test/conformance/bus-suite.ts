@@ -65,6 +65,36 @@ export function busConformance(f: BusFactory): void {
       expect(await bus.length('raw')).toBe(20);
     });
 
+    withBus('append: the dedup window is exact, across the Redis bus\' time buckets too', async (bus) => {
+      // Window 1 s: probing for 0.9 s crosses a bucket boundary (buckets are 1 s there) 9 times in 10.
+      const w = { ...opts, dedupWindowS: 1 };
+      const started = Date.now();
+      expect((await bus.append('raw', [item(1)], w)).outcomes[0].status).toBe('queued');
+      while (Date.now() - started < 850) {
+        const [byId, byContent] = (await bus.append('raw', [item(1), { ...item(2), contentHash: item(1).contentHash }], w)).outcomes;
+        expect(byId).toEqual({ status: 'duplicate', duplicateOf: 'event_id' });
+        expect(byContent).toEqual({ status: 'duplicate', duplicateOf: 'content' });
+        await sleep(100);
+      }
+      await sleep(1_100 - (Date.now() - started));
+      expect((await bus.append('raw', [item(1)], w)).outcomes[0].status).toBe('queued');
+      // The content duplicates above never marked e-2's id as seen.
+      expect((await bus.append('raw', [{ ...item(2), contentHash: 'h-other' }], w)).outcomes[0].status).toBe('queued');
+      expect(await bus.length('raw')).toBe(3);
+    });
+
+    withBus('append: backpressure per item takes each item as its own request (coalesced single events)', async (bus) => {
+      await bus.append('raw', [item(1)], opts);
+      const per = { ...opts, maxDepth: 3, backpressure: 'item' as const };
+      const res = await bus.append('raw', [item(2), item(1), item(3), item(4), item(5)], per);
+      expect(res.outcomes.map((o) => o.status)).toEqual(['queued', 'duplicate', 'queued', 'full', 'full']);
+      expect(res.outcomes[3]).toEqual({ status: 'full', depth: 3 });
+      expect(await bus.length('raw')).toBe(3);
+      // A refused item was not marked as seen; at the limit every item is refused, nothing thrown.
+      expect((await bus.append('raw', [item(4), item(6)], per)).outcomes.map((o) => o.status)).toEqual(['full', 'full']);
+      expect((await bus.append('raw', [item(4)], { ...opts, maxDepth: 10 })).outcomes[0].status).toBe('queued');
+    });
+
     withBus('append: backpressure refuses the whole request at maxDepth, by group lag once a group reads', async (bus) => {
       await bus.append('raw', [item(1), item(2), item(3)], opts);
       await expect(bus.append('raw', [item(4)], { ...opts, maxDepth: 3 })).rejects.toMatchObject({ code: 'RP_ERR_QUEUE_FULL' });

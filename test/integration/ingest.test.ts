@@ -339,6 +339,57 @@ describe('backpressure', () => {
   });
 });
 
+describe('dedup buckets in Redis', () => {
+  it('keeps identities in one hash per window-long bucket, with an expiry, and unlinks the bucket before last', async () => {
+    const prefix = uniquePrefix('buckets');
+    prefixes.push(prefix);
+    const bus = new RedisBus(producer, undefined, { role: 'producer', prefix });
+    const w = { maxDepth: 1000, dedupWindowS: 1 };
+    const fields = (id: string) => ({ v: '1', event_id: id, event: '{}', ingested_at: 'x', batch_id: 'b', traceparent: 't' });
+    await bus.append('raw', [{ eventId: 'k1', contentHash: 'hash-1', fields: fields('k1') }], w);
+    const buckets = async () => (await admin.keys(`${prefix}dd:w1:*`)).sort();
+    const [first] = await buckets();
+    expect(first).toBeDefined();
+    expect(Object.keys(await admin.hgetall(first)).sort()).toEqual(['chash-1', 'ik1']);
+    const ttl = await admin.pttl(first);
+    // Needed until the end of the next bucket (at most 2 s away), plus a margin of min(W, 60 s).
+    expect(ttl).toBeGreaterThan(1_000);
+    expect(ttl).toBeLessThanOrEqual(3_000);
+    // Two buckets later, the first append there unlinks it (before its own expiry).
+    await new Promise((r) => setTimeout(r, 2_100));
+    await bus.append('raw', [{ eventId: 'k2', contentHash: 'hash-2', fields: fields('k2') }], w);
+    expect(await buckets()).not.toContain(first);
+  });
+});
+
+describe('single events coalesced into one append', () => {
+  it('gives each concurrent request its own answer: position, duplicate, backpressure', async () => {
+    const { app, stream } = await makeApp({ maxQueueDepth: 4 });
+    const evs = [event({ event_id: 'co-1' }), event({ event_id: 'co-2' }), event({ event_id: 'co-1' }), event({ event_id: 'co-3' }), event({ event_id: 'co-4' }), event({ event_id: 'co-5' }), event({ event_id: 'co-6' })];
+    const res = await Promise.all(evs.map((e) => post(app, '/v1/events/ingest', e)));
+    // In order: 4 fit under the limit (one of the 5 new ids is a repeat), the rest are refused as each alone would have been.
+    expect(res.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 503, 503]);
+    expect(res[2].json()).toMatchObject({ event_id: 'co-1', status: 'duplicate', duplicate_of: 'event_id', stream_id: null });
+    expect(res[5].json().code).toBe('RP_ERR_QUEUE_FULL');
+    expect(res[5].headers['retry-after']).toBeDefined();
+    const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+    const byId = new Map(entries.map(([id, f]) => [f[f.indexOf('event_id') + 1], id]));
+    expect(byId.size).toBe(4);
+    for (const r of [res[0], res[1], res[3], res[4]]) {
+      const b = r.json();
+      expect(b.status).toBe('queued');
+      expect(b.stream_id).toBe(byId.get(b.event_id));
+      expect(b.position).toBe(b.stream_id);
+    }
+    // Each single event is its own batch.
+    expect(new Set(entries.map(([, f]) => f[f.indexOf('batch_id') + 1])).size).toBe(4);
+    // The refused ones were not marked as seen.
+    await admin.xgroup('CREATE', stream, 'risk-screening', '0');
+    await admin.xreadgroup('GROUP', 'risk-screening', 'c1', 'COUNT', 4, 'STREAMS', stream, '>');
+    expect((await post(app, '/v1/events/ingest', evs[5])).json().status).toBe('queued');
+  });
+});
+
 describe('health, readiness and metrics', () => {
   it('serves health, ready, JSON metrics, Prometheus metrics and the OpenAPI document', async () => {
     const { app } = await makeApp({ dedupWindowS: 120 });

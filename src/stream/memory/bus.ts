@@ -362,7 +362,7 @@ export class MemoryBus implements Bus {
     const st = this.s(stream);
     const depthBefore = st.live;
     const d = this.depthOf(stream);
-    if (items.length > 0 && d >= opts.maxDepth) {
+    if (items.length > 0 && d >= opts.maxDepth && opts.backpressure !== 'item') {
       throw new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${d} >= max ${opts.maxDepth}); retry later`, { headers: { 'retry-after': '5' } });
     }
     const now = Date.now();
@@ -372,10 +372,13 @@ export class MemoryBus implements Bus {
     const dd: [string, number][] = [];
     const seen = new Set<string>();
     const isSeen = (k: string) => seen.has(k) || (this.dedup.get(k) ?? 0) > now;
+    const perItem = opts.backpressure === 'item';
     for (const it of items) {
       const idKey = this.keys.dedupEventId(it.eventId);
       const contentKey = this.keys.dedupContent(it.contentHash);
-      if (isSeen(idKey)) outcomes.push({ status: 'duplicate', duplicateOf: 'event_id' });
+      // Per item: the depth as this item's own request would have found it.
+      if (perItem && d + entries.length >= opts.maxDepth) outcomes.push({ status: 'full', depth: d + entries.length });
+      else if (isSeen(idKey)) outcomes.push({ status: 'duplicate', duplicateOf: 'event_id' });
       else if (isSeen(contentKey)) outcomes.push({ status: 'duplicate', duplicateOf: 'content' });
       else {
         seen.add(idKey).add(contentKey);

@@ -114,8 +114,8 @@ export class RedisBus implements Bus {
   async append(stream: StreamId, items: AppendItem[], opts: AppendOptions): Promise<AppendResult> {
     if (this.opts.role === 'producer' && !this.connected) throw this.unavailable(new Error(`redis status ${this.redis.status}`));
     const keys: string[] = [this.s(stream), opts.batch ? this.keys.batch(opts.batch.id) : this.s(stream)];
-    const args: (string | number)[] = [opts.maxDepth, opts.dedupWindowS, opts.batch ? opts.batch.total : '', this.batchTtlS];
-    for (const it of items) keys.push(this.keys.dedupContent(it.contentHash), this.keys.dedupEventId(it.eventId));
+    const args: (string | number)[] = [opts.maxDepth, opts.dedupWindowS, opts.batch ? opts.batch.total : '', this.batchTtlS, this.keys.dedupBuckets(opts.dedupWindowS), items.length, opts.backpressure === 'item' ? '1' : '0'];
+    for (const it of items) args.push(`i${it.eventId}`, `c${it.contentHash}`);
     appendTemplate(items, args);
     let reply: (string | number)[];
     try {
@@ -132,13 +132,20 @@ export class RedisBus implements Bus {
     const outcomes: AppendOutcome[] = new Array(reply.length - 1);
     for (let i = 1; i < reply.length; i++) {
       const r = String(reply[i]);
-      outcomes[i - 1] = r === 'D:id' ? { status: 'duplicate', duplicateOf: 'event_id' } : r === 'D:content' ? { status: 'duplicate', duplicateOf: 'content' } : { status: 'queued', id: r };
+      outcomes[i - 1] =
+        r === 'D:id'
+          ? { status: 'duplicate', duplicateOf: 'event_id' }
+          : r === 'D:content'
+            ? { status: 'duplicate', duplicateOf: 'content' }
+            : r.startsWith('F:')
+              ? { status: 'full', depth: Number(r.slice(2)) }
+              : { status: 'queued', id: r };
     }
     return { depthBefore: Number(reply[0]), outcomes };
   }
 
   async depth(stream: StreamId): Promise<number> {
-    const reply = await runScript<number[]>(this.redis, 'append', [this.s(stream), this.s(stream)], [Number.MAX_SAFE_INTEGER, 1, '', 1]);
+    const reply = await runScript<number[]>(this.redis, 'append', [this.s(stream), this.s(stream)], [Number.MAX_SAFE_INTEGER, 1, '', 1, '', 0, '0']);
     return Number(reply[0]);
   }
 

@@ -53,7 +53,7 @@ export interface Hyper {
   sparseDropout: number;
 }
 
-export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-3, buckets: 1 << 16, seed: 20261201, maxPosWeight: 4, hidden: 0, sparseDropout: 0.3 };
+export const DEFAULT_HYPER: Hyper = { epochs: 12, lr: 0.2, l2: 1e-3, buckets: 1 << 20, seed: 20261201, maxPosWeight: 4, hidden: 0, sparseDropout: 0.3 };
 
 function readJsonl(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8')

@@ -75,7 +75,7 @@ describe('parseEvent fast path', () => {
       { numRuns: 3000 },
     );
     // The fast path must take (nearly) every valid event, and the inputs must have had enough of them.
-    expect(zodValid).toBeGreaterThan(300);
+    expect(zodValid).toBeGreaterThan(200); // about 300 of 3,000 are valid; 200 is six standard deviations below
     expect(fastAnswers / zodValid).toBeGreaterThan(0.95);
   });
 

@@ -117,6 +117,47 @@ class KeyBuffer {
     this.n++;
   }
 }
+/**
+ * The sparse features being summed for one message, by bucket, reused across messages: a Map of
+ * objects cost one allocation per active bucket (~150 per message). Entries keep first-touch
+ * order, as the Map's iteration did, so the model sums them in the same order.
+ */
+class SparseAccumulator {
+  /** bucket → 1 + its entry, 0 when untouched by this message. */
+  private entryOf = new Int32Array(0);
+  bucket = new Int32Array(256);
+  value = new Float64Array(256);
+  tok = new Int32Array(256);
+  n = 0;
+  reset(buckets: number): this {
+    if (this.entryOf.length !== buckets) this.entryOf = new Int32Array(buckets);
+    else for (let i = 0; i < this.n; i++) this.entryOf[this.bucket[i]] = 0;
+    this.n = 0;
+    return this;
+  }
+  add(b: number, w: number, tok: number): void {
+    const e = this.entryOf[b];
+    if (e !== 0) {
+      this.value[e - 1] += w;
+      return;
+    }
+    if (this.n === this.bucket.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const c = new (a.constructor as new (n: number) => T)(a.length * 2);
+        c.set(a);
+        return c;
+      };
+      this.bucket = grow(this.bucket);
+      this.value = grow(this.value);
+      this.tok = grow(this.tok);
+    }
+    this.bucket[this.n] = b;
+    this.value[this.n] = w;
+    this.tok[this.n] = tok;
+    this.entryOf[b] = ++this.n;
+  }
+}
+const ACC = new SparseAccumulator();
 const WORDS = new KeyBuffer();
 const BIGRAMS = new KeyBuffer();
 const CHARS = new KeyBuffer();
@@ -168,7 +209,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
 
   // Sparse: words, bigrams, character n-grams; each group L2-normalised.
   const B = spec.buckets;
-  const acc = new Map<number, { v: number; tok: number }>();
+  const acc = ACC.reset(B);
   // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
   // ("hello") must not put the whole weight of the message on one word.
   // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
@@ -178,10 +219,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
     const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
     for (let q = 0; q < g.n; q++) {
       const w = w0 * g.weight[q];
-      const b = (g.hash[q] >>> 0) % B;
-      const e = acc.get(b);
-      if (e) e.v += w;
-      else acc.set(b, { v: w, tok: g.tok[q] });
+      acc.add((g.hash[q] >>> 0) % B, w, g.tok[q]);
     }
   };
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
@@ -225,15 +263,8 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   group(words, MIN_WORDS);
   group(bigrams, MIN_WORDS);
   group(chars, MIN_WORDS * 8);
-  const idx = new Int32Array(acc.size);
-  const val = new Float32Array(acc.size);
-  const tok = new Int32Array(acc.size);
-  let i = 0;
-  for (const [b, e] of acc) {
-    idx[i] = b;
-    val[i] = e.v;
-    tok[i] = e.tok;
-    i++;
-  }
+  const idx = acc.bucket.slice(0, acc.n);
+  const val = Float32Array.from(acc.value.subarray(0, acc.n));
+  const tok = acc.tok.slice(0, acc.n);
   return { dense, idx, val, tok, tokens };
 }

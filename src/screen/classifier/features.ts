@@ -162,6 +162,53 @@ const WORDS = new KeyBuffer();
 const BIGRAMS = new KeyBuffer();
 const CHARS = new KeyBuffer();
 
+/** The hashes one token gives on its own, whatever message it is in. */
+interface TokenKeys {
+  /** tokenRarity: the unigram's weight. */
+  rarity: number;
+  /** "w:" + token and "n:" + token (after a negator). */
+  word: number;
+  negated: number;
+  /** FNV state after "b:" + token + " ": the bigram with the next token continues from it. */
+  bigramPrefix: number;
+  /** "c:" + each 3–5-gram of "<token>", by length then position; none for short, common or numeric tokens. */
+  chars: Int32Array;
+}
+
+const NO_CHARS = new Int32Array(0);
+/** Distinct tokens remembered per vocabulary (chat repeats its words); forgotten all at once past this. */
+const TOKEN_CACHE_SIZE = 50_000;
+const tokenCaches = new WeakMap<GloveVectors, Map<string, TokenKeys>>();
+
+function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
+  let cache = tokenCaches.get(glove);
+  if (!cache) tokenCaches.set(glove, (cache = new Map()));
+  let k = cache.get(w);
+  if (k) return k;
+  const rarity = tokenRarity(glove, w);
+  let chars = NO_CHARS;
+  if (w.length >= 3 && rarity >= 0.5 && !/^\d+$/.test(w)) {
+    // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
+    const n = w.length + 2;
+    chars = new Int32Array(3 * n - 9);
+    let at = 0;
+    for (let len = 3; len <= 5; len++) {
+      for (let st = 0; st + len <= n; st++) {
+        let h = H_CHAR;
+        for (let q = st; q < st + len; q++) {
+          h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
+          h = Math.imul(h, 0x01000193);
+        }
+        chars[at++] = h;
+      }
+    }
+  }
+  k = { rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
+  if (cache.size >= TOKEN_CACHE_SIZE) cache.clear();
+  cache.set(w, k);
+  return k;
+}
+
 export function denseSize(spec: FeatureSpec): number {
   return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
 }
@@ -171,25 +218,31 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   const tokens = t.tokens;
   // Sentence vector.
   const { rows, weights } = sifRows(glove, tokens);
-  const sv = dense.subarray(0, spec.gloveDim);
-  for (let i = 0; i < rows.length; i++) glove.addRow(sv, rows[i], weights[i]);
+  // With it, in the same pass over each word's vector, the max over content words (dense[gd, 2gd)):
+  // what glove.addRow would add to a zero vector, Math.fround(r · scale), compared as float32.
+  const gd = spec.gloveDim;
+  const gr = glove.rows;
+  let pooled = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const base = rows[i] * gd;
+    const scale = glove.scales[rows[i]];
+    const s = scale * weights[i];
+    const pool = weights[i] >= 0.5;
+    for (let j = 0; j < gd; j++) {
+      const r = gr[base + j];
+      dense[j] += r * s;
+      if (pool) {
+        const x = Math.fround(r * scale);
+        if (pooled === 0 || x > dense[gd + j]) dense[gd + j] = x;
+      }
+    }
+    if (pool) pooled++;
+  }
   let n = 0;
-  for (let j = 0; j < sv.length; j++) n += sv[j] * sv[j];
+  for (let j = 0; j < gd; j++) n += dense[j] * dense[j];
   if (n > 0) {
     const inv = 1 / Math.sqrt(n);
-    for (let j = 0; j < sv.length; j++) sv[j] *= inv;
-  }
-  // Max-pooled content words.
-  const mp = dense.subarray(spec.gloveDim, 2 * spec.gloveDim);
-  let pooled = 0;
-  const tmp = new Float32Array(spec.gloveDim);
-  for (let i = 0; i < rows.length; i++) {
-    if (weights[i] < 0.5) continue;
-    tmp.fill(0);
-    glove.addRow(tmp, rows[i], 1);
-    if (pooled === 0) mp.set(tmp);
-    else for (let j = 0; j < tmp.length; j++) if (tmp[j] > mp[j]) mp[j] = tmp[j];
-    pooled++;
+    for (let j = 0; j < gd; j++) dense[j] *= inv;
   }
   // Rule view.
   let o = 2 * spec.gloveDim;
@@ -231,30 +284,18 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   let negLeft = 0;
   for (let i = 0; i < tokens.length; i++) {
     const w = tokens[i];
-    const rw = tokenRarity(glove, w);
+    const k = tokenKeys(glove, w);
+    const rw = k.rarity;
     if (NEGATORS.has(w)) {
       negLeft = 3;
       negated = 1;
-      words.push(fnvMore(H_WORD, w), i, rw);
+      words.push(k.word, i, rw);
     } else if (negLeft > 0) {
       negLeft--;
-      words.push(fnvMore(H_NEG, w), i, rw);
-    } else words.push(fnvMore(H_WORD, w), i, rw);
-    if (i + 1 < tokens.length) bigrams.push(fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), i, 1);
-    if (w.length >= 3 && rw >= 0.5 && !/^\d+$/.test(w)) {
-      // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
-      const n = w.length + 2;
-      for (let len = 3; len <= 5; len++) {
-        for (let st = 0; st + len <= n; st++) {
-          let h = H_CHAR;
-          for (let q = st; q < st + len; q++) {
-            h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
-            h = Math.imul(h, 0x01000193);
-          }
-          chars.push(h, i, 1);
-        }
-      }
-    }
+      words.push(k.negated, i, rw);
+    } else words.push(k.word, i, rw);
+    if (i + 1 < tokens.length) bigrams.push(fnvMore(k.bigramPrefix, tokens[i + 1]), i, 1);
+    for (let q = 0; q < k.chars.length; q++) chars.push(k.chars[q], i, 1);
   }
   dense[o++] = negated;
   // Soft lexicons over the content words (./lexicons.ts).
@@ -263,8 +304,15 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   group(words, MIN_WORDS);
   group(bigrams, MIN_WORDS);
   group(chars, MIN_WORDS * 8);
-  const idx = acc.bucket.slice(0, acc.n);
-  const val = Float32Array.from(acc.value.subarray(0, acc.n));
-  const tok = acc.tok.slice(0, acc.n);
+  // Plain loops: typed-array slice/from cost more than the copy for ~150 entries.
+  const m = acc.n;
+  const idx = new Int32Array(m);
+  const val = new Float32Array(m);
+  const tok = new Int32Array(m);
+  for (let q = 0; q < m; q++) {
+    idx[q] = acc.bucket[q];
+    val[q] = acc.value[q];
+    tok[q] = acc.tok[q];
+  }
   return { dense, idx, val, tok, tokens };
 }

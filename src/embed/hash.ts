@@ -118,43 +118,67 @@ const BIGRAM = prefix('b:');
 const CHAR = prefix('c:');
 const CHAR_AT_START = prefix('c:<');
 
-/** Accumulates signed, weighted features into a vector. */
-class FeatureVector {
-  readonly v: Float32Array;
-  constructor(readonly dim: number) {
-    this.v = new Float32Array(dim);
-  }
-  add(h: number, hs: number, weight: number): void {
-    this.v[(h >>> 0) % this.dim] += hs & 1 ? weight : -weight;
-  }
-  word(w: string, weight: number): void {
-    this.add(fnv(WORD[0], w), fnv(WORD[1], w), weight);
-  }
-  bigram(a: string, b: string, weight: number): void {
-    this.add(fnv(fnvChar(fnv(BIGRAM[0], a), SPACE), b), fnv(fnvChar(fnv(BIGRAM[1], a), SPACE), b), weight);
-  }
+/**
+ * What one word contributes on its own, for a vector size: each feature as slot · 2 + sign bit
+ * (1 = add, 0 = subtract), and the hash states a bigram starting with it continues from.
+ * Computed once per distinct word: chat repeats its words, and the character n-grams are most of
+ * the hashing.
+ */
+interface WordFeatures {
+  word: number;
+  /** The states after "b:" + word + " " (slot hash, sign hash). */
+  bigramH: number;
+  bigramHs: number;
   /** Character 3- to 5-grams of "<w>" (the brackets mark the word's edges), by length then position. */
-  charNgrams(w: string, weight: number): void {
-    const padded = w.length + 2;
-    for (let n = 3; n <= 5; n++) {
-      for (let j = 0; j + n <= padded; j++) {
-        // padded[j, j+n) mapped back onto w: "<" is in the prefix state, ">" appended after.
-        const from = j === 0 ? CHAR_AT_START : CHAR;
-        const h0 = from[0];
-        const hs0 = from[1];
-        const atEnd = j + n === padded;
-        const start = j === 0 ? 0 : j - 1;
-        const end = atEnd ? w.length : j + n - 1;
-        let h = fnv(h0, w, start, end);
-        let hs = fnv(hs0, w, start, end);
-        if (atEnd) {
-          h = fnvChar(h, WORD_END);
-          hs = fnvChar(hs, WORD_END);
-        }
-        this.add(h, hs, weight);
+  chars: Int32Array;
+}
+
+/** Distinct words remembered per vector size; forgotten all at once past this. */
+const WORD_CACHE_SIZE = 50_000;
+const wordCaches = new Map<number, Map<string, WordFeatures>>();
+
+const packed = (h: number, hs: number, dim: number) => ((h >>> 0) % dim) * 2 + (hs & 1);
+
+function wordFeatures(w: string, dim: number): WordFeatures {
+  let cache = wordCaches.get(dim);
+  if (!cache) wordCaches.set(dim, (cache = new Map()));
+  let f = cache.get(w);
+  if (f) return f;
+  const padded = w.length + 2;
+  let count = 0;
+  for (let n = 3; n <= 5; n++) count += Math.max(0, padded - n + 1);
+  const chars = new Int32Array(count);
+  let at = 0;
+  for (let n = 3; n <= 5; n++) {
+    for (let j = 0; j + n <= padded; j++) {
+      // padded[j, j+n) mapped back onto w: "<" is in the prefix state, ">" appended after.
+      const from = j === 0 ? CHAR_AT_START : CHAR;
+      const atEnd = j + n === padded;
+      const start = j === 0 ? 0 : j - 1;
+      const end = atEnd ? w.length : j + n - 1;
+      let h = fnv(from[0], w, start, end);
+      let hs = fnv(from[1], w, start, end);
+      if (atEnd) {
+        h = fnvChar(h, WORD_END);
+        hs = fnvChar(hs, WORD_END);
       }
+      chars[at++] = packed(h, hs, dim);
     }
   }
+  f = {
+    word: packed(fnv(WORD[0], w), fnv(WORD[1], w), dim),
+    bigramH: fnvChar(fnv(BIGRAM[0], w), SPACE),
+    bigramHs: fnvChar(fnv(BIGRAM[1], w), SPACE),
+    chars,
+  };
+  if (cache.size >= WORD_CACHE_SIZE) cache.clear();
+  cache.set(w, f);
+  return f;
+}
+
+/** Adds a packed feature (slot · 2 + sign bit) with its weight. */
+function addFeature(v: Float32Array, feature: number, weight: number): void {
+  v[feature >> 1] += feature & 1 ? weight : -weight;
 }
 
 /**
@@ -163,17 +187,24 @@ class FeatureVector {
  * no letters or digits maps to the zero vector.
  */
 export function hashEmbed(text: string, opts: HashEmbedOptions = {}): Float32Array {
-  const f = new FeatureVector(opts.dim ?? 384);
+  const dim = opts.dim ?? 384;
+  const v = new Float32Array(dim);
   const ww = opts.wordWeight ?? 1.0;
   const bw = opts.bigramWeight ?? 0.7;
   const cw = opts.charWeight ?? 0.35;
   const words = normalizeForHash(text).split(' ').filter((w) => w.length > 0);
+  // Per word, in this order: its unigram, the bigram it starts, its character n-grams (the
+  // float32 sums depend on the order).
   for (let i = 0; i < words.length; i++) {
-    f.word(words[i], ww);
-    if (i + 1 < words.length) f.bigram(words[i], words[i + 1], bw);
-    f.charNgrams(words[i], cw);
+    const f = wordFeatures(words[i], dim);
+    addFeature(v, f.word, ww);
+    if (i + 1 < words.length) {
+      const next = words[i + 1];
+      addFeature(v, packed(fnv(f.bigramH, next), fnv(f.bigramHs, next), dim), bw);
+    }
+    for (let q = 0; q < f.chars.length; q++) addFeature(v, f.chars[q], cw);
   }
-  return sublinearNormalize(f.v);
+  return sublinearNormalize(v);
 }
 
 /** Sign-preserving square root (a repeated feature counts less than linearly), then unit length. */

@@ -229,8 +229,13 @@ export class Screener {
     }
   }
 
+  /** Completes a Scored fusion just made for this prediction (not a copy: the fields go last, in this order). */
   private stamp(scored: Scored, ms: number): RiskPrediction {
-    return { ...scored, screening_time_ms: Math.max(0.001, Math.round(ms * 1000) / 1000), model_version: this.modelId, policy_fingerprint: this.fingerprint };
+    const p = scored as RiskPrediction;
+    p.screening_time_ms = Math.max(0.001, Math.round(ms * 1000) / 1000);
+    p.model_version = this.modelId;
+    p.policy_fingerprint = this.fingerprint;
+    return p;
   }
 
   /**

@@ -14,7 +14,7 @@
  * Sparse features remember the token they came from, so `explain` can say which words pushed the
  * classifier most.
  */
-import { sifRows, tokenRarity } from '../../embed/glove.js';
+import { sifWeight, tokenRarity, tokenSifRows } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { capsStats, type NormalizedText } from '../text.js';
 import type { ContextMarkers } from '../signals/types.js';
@@ -173,6 +173,9 @@ interface TokenKeys {
   bigramPrefix: number;
   /** "c:" + each 3–5-gram of "<token>", by length then position; none for short, common or numeric tokens. */
   chars: Int32Array;
+  /** The word-vector rows it adds to the sentence vector (sifRows), and their SIF weights. */
+  rows: readonly number[];
+  weights: readonly number[];
 }
 
 const NO_CHARS = new Int32Array(0);
@@ -203,7 +206,8 @@ function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
       }
     }
   }
-  k = { rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
+  const rows = tokenSifRows(glove, w);
+  k = { rows, weights: rows.map(sifWeight), rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
   if (cache.size >= TOKEN_CACHE_SIZE) cache.clear();
   cache.set(w, k);
   return k;
@@ -217,7 +221,17 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   const dense = new Float32Array(denseSize(spec));
   const tokens = t.tokens;
   // Sentence vector.
-  const { rows, weights } = sifRows(glove, tokens);
+  // Each token's cached hashes and word-vector rows; the rows joined are sifRows(glove, tokens).
+  const keys: TokenKeys[] = new Array(tokens.length);
+  const rows: number[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const k = (keys[i] = tokenKeys(glove, tokens[i]));
+    for (let q = 0; q < k.rows.length; q++) {
+      rows.push(k.rows[q]);
+      weights.push(k.weights[q]);
+    }
+  }
   // With it, in the same pass over each word's vector, the max over content words (dense[gd, 2gd)):
   // what glove.addRow would add to a zero vector, Math.fround(r · scale), compared as float32.
   const gd = spec.gloveDim;
@@ -284,7 +298,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   let negLeft = 0;
   for (let i = 0; i < tokens.length; i++) {
     const w = tokens[i];
-    const k = tokenKeys(glove, w);
+    const k = keys[i];
     const rw = k.rarity;
     if (NEGATORS.has(w)) {
       negLeft = 3;

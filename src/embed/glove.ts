@@ -81,7 +81,7 @@ export function sifRows(g: GloveVectors, tokens: readonly string[]): { rows: num
   return { rows, weights };
 }
 
-/** The rows one token contributes to sifRows (none, its own, or those of the words a chat spelling maps to), and their SIF weights. */
+/** The rows one token contributes to sifRows: none, its own, or those of the words a chat spelling maps to. */
 export function tokenSifRows(g: GloveVectors, tok: string): number[] {
   const alias = CHAT_ALIASES[tok];
   const out: number[] = [];

@@ -220,8 +220,7 @@ export function denseSize(spec: FeatureSpec): number {
 export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
   const dense = new Float32Array(denseSize(spec));
   const tokens = t.tokens;
-  // Sentence vector.
-  // Each token's cached hashes and word-vector rows; the rows joined are sifRows(glove, tokens).
+  // Sentence vector, from each token's cached word-vector rows (joined, they are sifRows(glove, tokens)).
   const keys: TokenKeys[] = new Array(tokens.length);
   const rows: number[] = [];
   const weights: number[] = [];

@@ -65,7 +65,7 @@ const done = () => {
 while (done() < n) await new Promise((res) => setTimeout(res, 5));
 const s = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
-console.log(`${n} events in ${s.toFixed(2)} s: ${Math.round(n / s)} events/s, CPU ${((cpu.user + cpu.system) / n).toFixed(1)} µs/event`);
+console.log(`${n} events in ${s.toFixed(2)} s: ${Math.round(n / s)} events/s, CPU ${((cpu.user + cpu.system) / n).toFixed(1)} µs/event, RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`);
 await worker.close();
 await bus.close();
 await screener.close();

@@ -133,8 +133,12 @@ interface WordFeatures {
   chars: Int32Array;
 }
 
-/** Distinct words remembered per vector size; forgotten all at once past this. */
-const WORD_CACHE_SIZE = 50_000;
+/**
+ * Distinct words remembered per vector size; forgotten all at once past this. Numbers are not
+ * kept: most are one-offs (ids, amounts, times) and would only push words out.
+ */
+const WORD_CACHE_SIZE = 10_000;
+const DIGITS = /^\d+$/;
 const wordCaches = new Map<number, Map<string, WordFeatures>>();
 
 const packed = (h: number, hs: number, dim: number) => ((h >>> 0) % dim) * 2 + (hs & 1);
@@ -171,6 +175,7 @@ function wordFeatures(w: string, dim: number): WordFeatures {
     bigramHs: fnvChar(fnv(BIGRAM[1], w), SPACE),
     chars,
   };
+  if (DIGITS.test(w)) return f;
   if (cache.size >= WORD_CACHE_SIZE) cache.clear();
   cache.set(w, f);
   return f;

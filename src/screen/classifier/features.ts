@@ -179,8 +179,12 @@ interface TokenKeys {
 }
 
 const NO_CHARS = new Int32Array(0);
-/** Distinct tokens remembered per vocabulary (chat repeats its words); forgotten all at once past this. */
-const TOKEN_CACHE_SIZE = 50_000;
+/**
+ * Distinct tokens remembered per vocabulary (chat repeats its words); forgotten all at once past
+ * this. Numbers are not kept: most are one-offs and would only push words out.
+ */
+const TOKEN_CACHE_SIZE = 10_000;
+const NO_ROWS: readonly number[] = [];
 const tokenCaches = new WeakMap<GloveVectors, Map<string, TokenKeys>>();
 
 function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
@@ -190,7 +194,8 @@ function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
   if (k) return k;
   const rarity = tokenRarity(glove, w);
   let chars = NO_CHARS;
-  if (w.length >= 3 && rarity >= 0.5 && !/^\d+$/.test(w)) {
+  const numeric = /^\d+$/.test(w);
+  if (w.length >= 3 && rarity >= 0.5 && !numeric) {
     // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
     const n = w.length + 2;
     chars = new Int32Array(3 * n - 9);
@@ -206,8 +211,10 @@ function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
       }
     }
   }
-  const rows = tokenSifRows(glove, w);
-  k = { rows, weights: rows.map(sifWeight), rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
+  const found = tokenSifRows(glove, w);
+  const rows = found.length > 0 ? found : NO_ROWS;
+  k = { rows, weights: rows.length > 0 ? rows.map(sifWeight) : NO_ROWS, rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
+  if (numeric) return k;
   if (cache.size >= TOKEN_CACHE_SIZE) cache.clear();
   cache.set(w, k);
   return k;

@@ -72,19 +72,28 @@ export function forEachSifRow(g: GloveVectors, tok: string, fn: (row: number, we
 export function sifRows(g: GloveVectors, tokens: readonly string[]): { rows: number[]; weights: number[] } {
   const rows: number[] = [];
   const weights: number[] = [];
-  const push = (w: string) => {
-    const r = g.row(w);
-    if (r < 0) return;
-    rows.push(r);
-    weights.push(sif(r));
-  };
   for (const tok of tokens) {
-    const alias = CHAT_ALIASES[tok];
-    if (alias) for (const w of alias) push(w);
-    else push(tok);
+    for (const r of tokenSifRows(g, tok)) {
+      rows.push(r);
+      weights.push(sif(r));
+    }
   }
   return { rows, weights };
 }
+
+/** The rows one token contributes to sifRows: none, its own, or those of the words a chat spelling maps to. */
+export function tokenSifRows(g: GloveVectors, tok: string): number[] {
+  const alias = CHAT_ALIASES[tok];
+  const out: number[] = [];
+  for (const w of alias ?? [tok]) {
+    const r = g.row(w);
+    if (r >= 0) out.push(r);
+  }
+  return out;
+}
+
+/** The SIF weight of a vocabulary row. */
+export const sifWeight = sif;
 
 /** The SIF sentence vector of normalised tokens, L2-normalised (zero when no word is known). */
 export function sifVector(g: GloveVectors, tokens: readonly string[], out = new Float32Array(g.dim)): Float32Array {

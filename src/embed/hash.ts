@@ -21,6 +21,7 @@ const COMBINING = /[\u0300-\u036f]/g;
  * "k.i.l.l") joined, and everything that is not a letter or digit turned into single spaces.
  */
 export function normalizeForHash(text: string): string {
+  if (!NON_ASCII.test(text)) return normalizeAsciiForHash(text);
   let s = text.normalize('NFKD').replace(COMBINING, '').normalize('NFKC').toLowerCase().replace(ZERO_WIDTH, '');
   s = s.split(/(\s+)/).map(foldToken).join('').replace(/(\p{L})\1{2,}/gu, '$1$1');
   // Join runs of 3+ single letters separated by spaces or punctuation: "k y s" -> "kys".
@@ -30,6 +31,38 @@ export function normalizeForHash(text: string): string {
 
 const LETTER = /\p{L}/u;
 const ALNUM = /[\p{L}\p{N}]/u;
+const NON_ASCII = /[^\x00-\x7f]/;
+const ASCII_LETTER = /[a-z]/;
+const ASCII_ALNUM = /[a-z0-9]/;
+const ASCII_STRETCHED = /([a-z])\1{2,}/g;
+const ASCII_SPACED = /(?:^|(?<=\s))([a-z])(?:[\s.\-_*,]+([a-z])(?![a-z])){2,}/g;
+const SPACED_SEPARATORS = /[\s.\-_*,]+/g;
+const ASCII_NON_ALNUM = /[^a-z0-9]+/g;
+
+/**
+ * normalizeForHash for text that is all ASCII, with the same result: NFKD/NFKC, accents and
+ * zero-width characters are no-ops there, and in lower-case ASCII \p{L} is [a-z] and \p{N} [0-9],
+ * so the Unicode-aware passes become plain ones (most chat is ASCII; this is 2–3× faster).
+ */
+function normalizeAsciiForHash(text: string): string {
+  let s = text.toLowerCase();
+  s = s.split(/(\s+)/).map(foldAsciiToken).join('').replace(ASCII_STRETCHED, '$1$1');
+  s = s.replace(ASCII_SPACED, (m) => m.replace(SPACED_SEPARATORS, ''));
+  return s.replace(ASCII_NON_ALNUM, ' ').trim();
+}
+
+/** foldToken for a lower-case ASCII token (one UTF-16 code unit per character). */
+function foldAsciiToken(tok: string): string {
+  if (!ASCII_LETTER.test(tok)) return tok;
+  let out = '';
+  for (let i = 0; i < tok.length; i++) {
+    const ch = tok[i];
+    const f = FOLD[ch];
+    if (f === undefined || ((ch === '!' || ch === '|') && !(i + 1 < tok.length && ASCII_ALNUM.test(tok[i + 1])))) out += ch;
+    else out += f;
+  }
+  return out;
+}
 
 /**
  * Folds look-alikes inside a word that has letters ("n1tr0" -> "nitro") but leaves numbers
@@ -85,41 +118,72 @@ const BIGRAM = prefix('b:');
 const CHAR = prefix('c:');
 const CHAR_AT_START = prefix('c:<');
 
-/** Accumulates signed, weighted features into a vector. */
-class FeatureVector {
-  readonly v: Float32Array;
-  constructor(readonly dim: number) {
-    this.v = new Float32Array(dim);
-  }
-  add(h: number, hs: number, weight: number): void {
-    this.v[(h >>> 0) % this.dim] += hs & 1 ? weight : -weight;
-  }
-  word(w: string, weight: number): void {
-    this.add(fnv(WORD[0], w), fnv(WORD[1], w), weight);
-  }
-  bigram(a: string, b: string, weight: number): void {
-    this.add(fnv(fnvChar(fnv(BIGRAM[0], a), SPACE), b), fnv(fnvChar(fnv(BIGRAM[1], a), SPACE), b), weight);
-  }
+/**
+ * What one word contributes on its own, for a vector size: each feature as slot · 2 + sign bit
+ * (1 = add, 0 = subtract), and the hash states a bigram starting with it continues from.
+ * Computed once per distinct word: chat repeats its words, and the character n-grams are most of
+ * the hashing.
+ */
+interface WordFeatures {
+  word: number;
+  /** The states after "b:" + word + " " (slot hash, sign hash). */
+  bigramH: number;
+  bigramHs: number;
   /** Character 3- to 5-grams of "<w>" (the brackets mark the word's edges), by length then position. */
-  charNgrams(w: string, weight: number): void {
-    const padded = w.length + 2;
-    for (let n = 3; n <= 5; n++) {
-      for (let j = 0; j + n <= padded; j++) {
-        // padded[j, j+n) mapped back onto w: "<" is in the prefix state, ">" appended after.
-        const [h0, hs0] = j === 0 ? CHAR_AT_START : CHAR;
-        const atEnd = j + n === padded;
-        const start = j === 0 ? 0 : j - 1;
-        const end = atEnd ? w.length : j + n - 1;
-        let h = fnv(h0, w, start, end);
-        let hs = fnv(hs0, w, start, end);
-        if (atEnd) {
-          h = fnvChar(h, WORD_END);
-          hs = fnvChar(hs, WORD_END);
-        }
-        this.add(h, hs, weight);
+  chars: Int32Array;
+}
+
+/**
+ * Distinct words remembered per vector size; forgotten all at once past this. Numbers are not
+ * kept: most are one-offs (ids, amounts, times) and would only push words out.
+ */
+const WORD_CACHE_SIZE = 10_000;
+const DIGITS = /^\d+$/;
+const wordCaches = new Map<number, Map<string, WordFeatures>>();
+
+const packed = (h: number, hs: number, dim: number) => ((h >>> 0) % dim) * 2 + (hs & 1);
+
+function wordFeatures(w: string, dim: number): WordFeatures {
+  let cache = wordCaches.get(dim);
+  if (!cache) wordCaches.set(dim, (cache = new Map()));
+  let f = cache.get(w);
+  if (f) return f;
+  const padded = w.length + 2;
+  let count = 0;
+  for (let n = 3; n <= 5; n++) count += Math.max(0, padded - n + 1);
+  const chars = new Int32Array(count);
+  let at = 0;
+  for (let n = 3; n <= 5; n++) {
+    for (let j = 0; j + n <= padded; j++) {
+      // padded[j, j+n) mapped back onto w: "<" is in the prefix state, ">" appended after.
+      const from = j === 0 ? CHAR_AT_START : CHAR;
+      const atEnd = j + n === padded;
+      const start = j === 0 ? 0 : j - 1;
+      const end = atEnd ? w.length : j + n - 1;
+      let h = fnv(from[0], w, start, end);
+      let hs = fnv(from[1], w, start, end);
+      if (atEnd) {
+        h = fnvChar(h, WORD_END);
+        hs = fnvChar(hs, WORD_END);
       }
+      chars[at++] = packed(h, hs, dim);
     }
   }
+  f = {
+    word: packed(fnv(WORD[0], w), fnv(WORD[1], w), dim),
+    bigramH: fnvChar(fnv(BIGRAM[0], w), SPACE),
+    bigramHs: fnvChar(fnv(BIGRAM[1], w), SPACE),
+    chars,
+  };
+  if (DIGITS.test(w)) return f;
+  if (cache.size >= WORD_CACHE_SIZE) cache.clear();
+  cache.set(w, f);
+  return f;
+}
+
+/** Adds a packed feature (slot · 2 + sign bit) with its weight. */
+function addFeature(v: Float32Array, feature: number, weight: number): void {
+  v[feature >> 1] += feature & 1 ? weight : -weight;
 }
 
 /**
@@ -128,17 +192,24 @@ class FeatureVector {
  * no letters or digits maps to the zero vector.
  */
 export function hashEmbed(text: string, opts: HashEmbedOptions = {}): Float32Array {
-  const f = new FeatureVector(opts.dim ?? 384);
+  const dim = opts.dim ?? 384;
+  const v = new Float32Array(dim);
   const ww = opts.wordWeight ?? 1.0;
   const bw = opts.bigramWeight ?? 0.7;
   const cw = opts.charWeight ?? 0.35;
   const words = normalizeForHash(text).split(' ').filter((w) => w.length > 0);
+  // Per word, in this order: its unigram, the bigram it starts, its character n-grams (the
+  // float32 sums depend on the order).
   for (let i = 0; i < words.length; i++) {
-    f.word(words[i], ww);
-    if (i + 1 < words.length) f.bigram(words[i], words[i + 1], bw);
-    f.charNgrams(words[i], cw);
+    const f = wordFeatures(words[i], dim);
+    addFeature(v, f.word, ww);
+    if (i + 1 < words.length) {
+      const next = words[i + 1];
+      addFeature(v, packed(fnv(f.bigramH, next), fnv(f.bigramHs, next), dim), bw);
+    }
+    for (let q = 0; q < f.chars.length; q++) addFeature(v, f.chars[q], cw);
   }
-  return sublinearNormalize(f.v);
+  return sublinearNormalize(v);
 }
 
 /** Sign-preserving square root (a repeated feature counts less than linearly), then unit length. */

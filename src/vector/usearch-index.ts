@@ -86,6 +86,25 @@ class ExactRows {
     // exactSearch answers with row numbers; map them back to index keys.
     return { keys: Array.from(m.keys, (row) => this.keys[Number(row)]), distances: m.distances };
   }
+  /**
+   * search() of each query in one native call: the per-call overhead is paid once, and each row
+   * is read once for all queries instead of once per query. Every (row, query) distance is
+   * computed by the same kernel and each query's rows are selected in the same order as alone,
+   * so the answers are those of search() one query at a time.
+   */
+  searchMany(queries: readonly Float32Array[], k: number): { keys: bigint[]; distances: Float32Array }[] {
+    // A fresh matrix: the native side reads a typed array from the start of its buffer.
+    const flat = new Float32Array(queries.length * this.dim);
+    for (let q = 0; q < queries.length; q++) flat.set(queries[q], q * this.dim);
+    const m = exactSearch(this.data.subarray(0, this.rows * this.dim), flat, this.dim, k, MetricKind.Cos, 1);
+    const out: { keys: bigint[]; distances: Float32Array }[] = new Array(queries.length);
+    for (let q = 0; q < queries.length; q++) {
+      const keys: bigint[] = new Array(k);
+      for (let i = 0; i < k; i++) keys[i] = this.keys[Number(m.keys[q * k + i])];
+      out[q] = { keys, distances: m.distances.subarray(q * k, (q + 1) * k) };
+    }
+    return out;
+  }
   /** Rows [from, rows) as (keys, flat vectors): what the graph has not been given yet. */
   since(from: number): { keys: BigUint64Array; data: Float32Array } {
     return { keys: this.keys.slice(from, this.rows), data: this.data.slice(from * this.dim, this.rows * this.dim) };
@@ -207,10 +226,24 @@ export class UsearchIndex implements VectorIndex {
     // One thread: a search takes well under a millisecond and the worker's event loop is the
     // unit of parallelism; threads = 0 measured slower here (thread start-up per call).
     const m = this.exact ? this.exact.search(vector, want) : this.index.search(vector, want, 1);
+    return this.neighbors(m.keys, m.distances);
+  }
+
+  /** search() of each vector; while the index is exact, all of them in one native call. */
+  searchMany(vectors: readonly Float32Array[], k: number): Neighbor[][] {
+    for (const v of vectors) checkDim(v, this.dim);
+    const want = Math.min(Math.floor(k), this.metas.size);
+    if (want <= 0) return vectors.map(() => []);
+    // One query alone: exactSearch answers a single query in another shape; search() knows it.
+    if (!this.exact || vectors.length === 1) return vectors.map((v) => this.search(v, k));
+    return this.exact.searchMany(vectors, want).map((m) => this.neighbors(m.keys, m.distances));
+  }
+
+  private neighbors(keys: ArrayLike<bigint>, distances: Float32Array): Neighbor[] {
     const out: Neighbor[] = [];
-    for (let i = 0; i < m.keys.length; i++) {
-      const meta = this.metas.get(m.keys[i]);
-      if (meta) out.push(toNeighbor(meta, 1 - m.distances[i]));
+    for (let i = 0; i < keys.length; i++) {
+      const meta = this.metas.get(keys[i]);
+      if (meta) out.push(toNeighbor(meta, 1 - distances[i]));
     }
     return out;
   }

@@ -103,6 +103,24 @@ describe.each(impls)('VectorIndex conformance: %s', (_name, make) => {
 });
 
 describe('UsearchIndex', () => {
+  it('searchMany gives what search gives one query at a time, bit for bit, exact and on the graph', () => {
+    const vectors = clustered(400, 32, 12);
+    const idx = new UsearchIndex(32, { exactMaxVectors: 300 });
+    // Copies of a vector tie exactly: their order must match too.
+    vectors.forEach((v, i) => idx.add(`v${i}`, i % 50 === 7 ? vectors[i - 1] : v, { label: 'spam', source: 'exemplar' }));
+    const queries = clustered(70, 32, 12, 2);
+    for (const size of [250, 400]) {
+      const part = new UsearchIndex(32, { exactMaxVectors: 300 });
+      for (let i = 0; i < size; i++) part.add(`v${i}`, i % 50 === 7 ? vectors[i - 1] : vectors[i], { label: 'spam', source: 'exemplar' });
+      expect(part.isExact()).toBe(size <= 300);
+      expect(part.searchMany(queries, 8)).toEqual(queries.map((q) => part.search(q, 8)));
+      expect(part.searchMany(queries.slice(0, 1), 8)).toEqual([part.search(queries[0], 8)]);
+    }
+    expect(idx.searchMany([], 8)).toEqual([]);
+    expect(new UsearchIndex(32).searchMany(queries.slice(0, 2), 8)).toEqual([[], []]);
+    expect(() => idx.searchMany([new Float32Array(3)], 8)).toThrow(RiskpipeError);
+  });
+
   it('searches exactly up to exactMaxVectors, then walks the graph', () => {
     const dim = 32;
     const idx = new UsearchIndex(dim, { exactMaxVectors: 1000 });

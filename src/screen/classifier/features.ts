@@ -14,7 +14,7 @@
  * Sparse features remember the token they came from, so `explain` can say which words pushed the
  * classifier most.
  */
-import { sifRows, tokenRarity } from '../../embed/glove.js';
+import { sifWeight, tokenRarity, tokenSifRows } from '../../embed/glove.js';
 import type { GloveVectors } from '../../embed/glove-vectors.js';
 import { capsStats, type NormalizedText } from '../text.js';
 import type { ContextMarkers } from '../signals/types.js';
@@ -117,9 +117,108 @@ class KeyBuffer {
     this.n++;
   }
 }
+/**
+ * The sparse features being summed for one message, by bucket, reused across messages: a Map of
+ * objects cost one allocation per active bucket (~150 per message). Entries keep first-touch
+ * order, as the Map's iteration did, so the model sums them in the same order.
+ */
+class SparseAccumulator {
+  /** bucket → 1 + its entry, 0 when untouched by this message. */
+  private entryOf = new Int32Array(0);
+  bucket = new Int32Array(256);
+  value = new Float64Array(256);
+  tok = new Int32Array(256);
+  n = 0;
+  reset(buckets: number): this {
+    if (this.entryOf.length !== buckets) this.entryOf = new Int32Array(buckets);
+    else for (let i = 0; i < this.n; i++) this.entryOf[this.bucket[i]] = 0;
+    this.n = 0;
+    return this;
+  }
+  add(b: number, w: number, tok: number): void {
+    const e = this.entryOf[b];
+    if (e !== 0) {
+      this.value[e - 1] += w;
+      return;
+    }
+    if (this.n === this.bucket.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const c = new (a.constructor as new (n: number) => T)(a.length * 2);
+        c.set(a);
+        return c;
+      };
+      this.bucket = grow(this.bucket);
+      this.value = grow(this.value);
+      this.tok = grow(this.tok);
+    }
+    this.bucket[this.n] = b;
+    this.value[this.n] = w;
+    this.tok[this.n] = tok;
+    this.entryOf[b] = ++this.n;
+  }
+}
+const ACC = new SparseAccumulator();
 const WORDS = new KeyBuffer();
 const BIGRAMS = new KeyBuffer();
 const CHARS = new KeyBuffer();
+
+/** The hashes one token gives on its own, whatever message it is in. */
+interface TokenKeys {
+  /** tokenRarity: the unigram's weight. */
+  rarity: number;
+  /** "w:" + token and "n:" + token (after a negator). */
+  word: number;
+  negated: number;
+  /** FNV state after "b:" + token + " ": the bigram with the next token continues from it. */
+  bigramPrefix: number;
+  /** "c:" + each 3–5-gram of "<token>", by length then position; none for short, common or numeric tokens. */
+  chars: Int32Array;
+  /** The word-vector rows it adds to the sentence vector (sifRows), and their SIF weights. */
+  rows: readonly number[];
+  weights: readonly number[];
+}
+
+const NO_CHARS = new Int32Array(0);
+/**
+ * Distinct tokens remembered per vocabulary (chat repeats its words); forgotten all at once past
+ * this. Numbers are not kept: most are one-offs and would only push words out.
+ */
+const TOKEN_CACHE_SIZE = 10_000;
+const NO_ROWS: readonly number[] = [];
+const tokenCaches = new WeakMap<GloveVectors, Map<string, TokenKeys>>();
+
+function tokenKeys(glove: GloveVectors, w: string): TokenKeys {
+  let cache = tokenCaches.get(glove);
+  if (!cache) tokenCaches.set(glove, (cache = new Map()));
+  let k = cache.get(w);
+  if (k) return k;
+  const rarity = tokenRarity(glove, w);
+  let chars = NO_CHARS;
+  const numeric = /^\d+$/.test(w);
+  if (w.length >= 3 && rarity >= 0.5 && !numeric) {
+    // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
+    const n = w.length + 2;
+    chars = new Int32Array(3 * n - 9);
+    let at = 0;
+    for (let len = 3; len <= 5; len++) {
+      for (let st = 0; st + len <= n; st++) {
+        let h = H_CHAR;
+        for (let q = st; q < st + len; q++) {
+          h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
+          h = Math.imul(h, 0x01000193);
+        }
+        chars[at++] = h;
+      }
+    }
+  }
+  const found = tokenSifRows(glove, w);
+  const rows = found.length > 0 ? found : NO_ROWS;
+  k = { rows, weights: rows.length > 0 ? rows.map(sifWeight) : NO_ROWS, rarity, word: fnvMore(H_WORD, w), negated: fnvMore(H_NEG, w), bigramPrefix: Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), chars };
+  if (numeric) return k;
+  if (cache.size >= TOKEN_CACHE_SIZE) cache.clear();
+  cache.set(w, k);
+  return k;
+}
 
 export function denseSize(spec: FeatureSpec): number {
   return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
@@ -128,27 +227,42 @@ export function denseSize(spec: FeatureSpec): number {
 export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
   const dense = new Float32Array(denseSize(spec));
   const tokens = t.tokens;
-  // Sentence vector.
-  const { rows, weights } = sifRows(glove, tokens);
-  const sv = dense.subarray(0, spec.gloveDim);
-  for (let i = 0; i < rows.length; i++) glove.addRow(sv, rows[i], weights[i]);
+  // Sentence vector, from each token's cached word-vector rows (joined, they are sifRows(glove, tokens)).
+  const keys: TokenKeys[] = new Array(tokens.length);
+  const rows: number[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const k = (keys[i] = tokenKeys(glove, tokens[i]));
+    for (let q = 0; q < k.rows.length; q++) {
+      rows.push(k.rows[q]);
+      weights.push(k.weights[q]);
+    }
+  }
+  // With it, in the same pass over each word's vector, the max over content words (dense[gd, 2gd)):
+  // what glove.addRow would add to a zero vector, Math.fround(r · scale), compared as float32.
+  const gd = spec.gloveDim;
+  const gr = glove.rows;
+  let pooled = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const base = rows[i] * gd;
+    const scale = glove.scales[rows[i]];
+    const s = scale * weights[i];
+    const pool = weights[i] >= 0.5;
+    for (let j = 0; j < gd; j++) {
+      const r = gr[base + j];
+      dense[j] += r * s;
+      if (pool) {
+        const x = Math.fround(r * scale);
+        if (pooled === 0 || x > dense[gd + j]) dense[gd + j] = x;
+      }
+    }
+    if (pool) pooled++;
+  }
   let n = 0;
-  for (let j = 0; j < sv.length; j++) n += sv[j] * sv[j];
+  for (let j = 0; j < gd; j++) n += dense[j] * dense[j];
   if (n > 0) {
     const inv = 1 / Math.sqrt(n);
-    for (let j = 0; j < sv.length; j++) sv[j] *= inv;
-  }
-  // Max-pooled content words.
-  const mp = dense.subarray(spec.gloveDim, 2 * spec.gloveDim);
-  let pooled = 0;
-  const tmp = new Float32Array(spec.gloveDim);
-  for (let i = 0; i < rows.length; i++) {
-    if (weights[i] < 0.5) continue;
-    tmp.fill(0);
-    glove.addRow(tmp, rows[i], 1);
-    if (pooled === 0) mp.set(tmp);
-    else for (let j = 0; j < tmp.length; j++) if (tmp[j] > mp[j]) mp[j] = tmp[j];
-    pooled++;
+    for (let j = 0; j < gd; j++) dense[j] *= inv;
   }
   // Rule view.
   let o = 2 * spec.gloveDim;
@@ -168,7 +282,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
 
   // Sparse: words, bigrams, character n-grams; each group L2-normalised.
   const B = spec.buckets;
-  const acc = new Map<number, { v: number; tok: number }>();
+  const acc = ACC.reset(B);
   // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
   // ("hello") must not put the whole weight of the message on one word.
   // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
@@ -178,10 +292,7 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
     const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
     for (let q = 0; q < g.n; q++) {
       const w = w0 * g.weight[q];
-      const b = (g.hash[q] >>> 0) % B;
-      const e = acc.get(b);
-      if (e) e.v += w;
-      else acc.set(b, { v: w, tok: g.tok[q] });
+      acc.add((g.hash[q] >>> 0) % B, w, g.tok[q]);
     }
   };
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
@@ -193,30 +304,18 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   let negLeft = 0;
   for (let i = 0; i < tokens.length; i++) {
     const w = tokens[i];
-    const rw = tokenRarity(glove, w);
+    const k = keys[i];
+    const rw = k.rarity;
     if (NEGATORS.has(w)) {
       negLeft = 3;
       negated = 1;
-      words.push(fnvMore(H_WORD, w), i, rw);
+      words.push(k.word, i, rw);
     } else if (negLeft > 0) {
       negLeft--;
-      words.push(fnvMore(H_NEG, w), i, rw);
-    } else words.push(fnvMore(H_WORD, w), i, rw);
-    if (i + 1 < tokens.length) bigrams.push(fnvMore(Math.imul(fnvMore(H_BIGRAM, w) ^ SPACE, 0x01000193), tokens[i + 1]), i, 1);
-    if (w.length >= 3 && rw >= 0.5 && !/^\d+$/.test(w)) {
-      // The 3–5-grams of "<word>", hashed as "c:" + gram without building the strings.
-      const n = w.length + 2;
-      for (let len = 3; len <= 5; len++) {
-        for (let st = 0; st + len <= n; st++) {
-          let h = H_CHAR;
-          for (let q = st; q < st + len; q++) {
-            h ^= q === 0 ? LT : q === n - 1 ? GT : w.charCodeAt(q - 1);
-            h = Math.imul(h, 0x01000193);
-          }
-          chars.push(h, i, 1);
-        }
-      }
-    }
+      words.push(k.negated, i, rw);
+    } else words.push(k.word, i, rw);
+    if (i + 1 < tokens.length) bigrams.push(fnvMore(k.bigramPrefix, tokens[i + 1]), i, 1);
+    for (let q = 0; q < k.chars.length; q++) chars.push(k.chars[q], i, 1);
   }
   dense[o++] = negated;
   // Soft lexicons over the content words (./lexicons.ts).
@@ -225,15 +324,15 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   group(words, MIN_WORDS);
   group(bigrams, MIN_WORDS);
   group(chars, MIN_WORDS * 8);
-  const idx = new Int32Array(acc.size);
-  const val = new Float32Array(acc.size);
-  const tok = new Int32Array(acc.size);
-  let i = 0;
-  for (const [b, e] of acc) {
-    idx[i] = b;
-    val[i] = e.v;
-    tok[i] = e.tok;
-    i++;
+  // Plain loops: typed-array slice/from cost more than the copy for ~150 entries.
+  const m = acc.n;
+  const idx = new Int32Array(m);
+  const val = new Float32Array(m);
+  const tok = new Int32Array(m);
+  for (let q = 0; q < m; q++) {
+    idx[q] = acc.bucket[q];
+    val[q] = acc.value[q];
+    tok[q] = acc.tok[q];
   }
   return { dense, idx, val, tok, tokens };
 }

@@ -162,46 +162,48 @@ export class ScreeningClassifier implements Classify {
   }
 
   private pushers(f: Features, n: number): { word: string; weight: number }[] {
-    const per = new Float64Array(f.tokens.length);
+    const tokens = f.tokens;
+    const per = new Float64Array(tokens.length);
     const { sparse, dense } = this.w;
     for (let i = 0; i < f.idx.length; i++) if (f.tok[i] >= 0) per[f.tok[i]] += sparse[f.idx[i] * K + ESCALATE] * f.val[i];
-    const sparseShare = Float64Array.from(per);
     // The sentence vector's term is linear in the (normalised) vector: split it by each word's weighted vector.
     const D = this.dim;
     const gd = this.w.spec.gloveDim;
-    const wv = dense.subarray(ESCALATE * D, ESCALATE * D + gd);
+    const wvAt = ESCALATE * D; // the escalate output's weights of the sentence vector
     let norm = 0;
     for (let j = 0; j < gd; j++) norm += f.dense[j] * f.dense[j];
     if (norm > 0) {
+      const sparseShare = per.slice();
       // The vector is Σ w_i·v_i / ‖Σ w_i·v_i‖: word i's share of the term is (w_i·v_i · weights) / ‖Σ‖.
       const total = new Float32Array(gd);
       const g = this.glove;
-      f.tokens.forEach((tok, i) => {
-        forEachSifRow(g, tok, (row, weight) => {
+      for (let i = 0; i < tokens.length; i++) {
+        forEachSifRow(g, tokens[i], (row, weight) => {
           const base = row * gd;
           const sc = g.scales[row] * weight;
           let d = 0;
           for (let j = 0; j < gd; j++) {
             const x = g.rows[base + j] * sc;
-            d += x * wv[j];
+            d += x * dense[wvAt + j];
             total[j] += x;
           }
           per[i] += d;
         });
-      });
+      }
       let tn = 0;
       for (let j = 0; j < gd; j++) tn += total[j] * total[j];
       const inv = tn > 0 ? 1 / Math.sqrt(tn) : 0;
       // per[i] held the sparse share plus the raw dot: scale only the latter.
-      f.tokens.forEach((_, i) => (per[i] = sparseShare[i] + (per[i] - sparseShare[i]) * inv));
+      for (let i = 0; i < tokens.length; i++) per[i] = sparseShare[i] + (per[i] - sparseShare[i]) * inv;
     }
     const merged = new Map<string, number>();
-    f.tokens.forEach((t, i) => merged.set(t, (merged.get(t) ?? 0) + per[i]));
-    return [...merged]
-      .map(([word, weight]) => ({ word, weight: Math.round(weight * 1000) / 1000 }))
-      .filter((x) => x.weight !== 0)
-      .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
-      .slice(0, n);
+    for (let i = 0; i < tokens.length; i++) merged.set(tokens[i], (merged.get(tokens[i]) ?? 0) + per[i]);
+    const out: { word: string; weight: number }[] = [];
+    for (const [word, weight] of merged) {
+      const w = Math.round(weight * 1000) / 1000;
+      if (w !== 0) out.push({ word, weight: w });
+    }
+    return out.sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, n);
   }
 }
 

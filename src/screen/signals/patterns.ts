@@ -124,17 +124,33 @@ export function compileRules(label: string, defs: RuleDef[]): RuleSet {
   return { rules, always, byWord };
 }
 
-/** Indices of the rules worth trying on a message with these tokens (all of them when `ungated`). */
-function candidates(set: RuleSet, tokens: readonly string[], ungated: boolean): number[] {
+/** Marks of the rules already listed, one per rule of the largest set (screening is single-threaded per process). */
+let listed = new Uint8Array(64);
+
+/**
+ * Indices of the rules worth trying on a message with these tokens (all of them when `ungated`):
+ * the rules without `need`, then each rule the first time one of its words occurs, in token order.
+ */
+function candidates(set: RuleSet, tokens: readonly string[], ungated: boolean): readonly number[] {
   if (ungated) return set.rules.map((_, i) => i);
   let out: number[] | undefined;
   for (const tok of tokens) {
     const rs = set.byWord.get(tok);
     if (rs === undefined) continue;
-    if (out === undefined) out = set.always.slice();
-    for (const i of rs) if (out.indexOf(i) < 0) out.push(i);
+    if (out === undefined) {
+      out = set.always.slice();
+      if (listed.length < set.rules.length) listed = new Uint8Array(set.rules.length);
+      for (const i of out) listed[i] = 1;
+    }
+    for (const i of rs) {
+      if (listed[i] === 1) continue;
+      listed[i] = 1;
+      out.push(i);
+    }
   }
-  return out ?? (set.always as number[]);
+  if (out === undefined) return set.always;
+  for (const i of out) listed[i] = 0;
+  return out;
 }
 
 /**

@@ -19,15 +19,15 @@ import type { Embedder } from './types.js';
 export const GLOVE_EMBEDDER_ID = 'riskpipe/glove-sif-100d-v1';
 const SIF_A = 1e-3;
 
-/** Chat spellings → the words GloVe knows. */
-const CHAT_ALIASES: Record<string, string[]> = {
+/** Chat spellings → the words GloVe knows. No prototype: a token such as "constructor" must find nothing. */
+const CHAT_ALIASES: Record<string, string[] | undefined> = Object.assign(Object.create(null) as Record<string, string[] | undefined>, {
   u: ['you'], ya: ['you'], yu: ['you'], yall: ['you', 'all'], ur: ['your'], r: ['are'], ure: ['you', 'are'], youre: ['you', 'are'],
   im: ['i', 'am'], ill: ['i', 'will'], ima: ['i', 'will'], imma: ['i', 'will'], gonna: ['going', 'to'], wanna: ['want', 'to'], gotta: ['got', 'to'],
   dont: ['do', 'not'], doesnt: ['does', 'not'], didnt: ['did', 'not'], cant: ['can', 'not'], wont: ['will', 'not'], isnt: ['is', 'not'], arent: ['are', 'not'],
   pls: ['please'], plz: ['please'], thx: ['thanks'], ty: ['thanks'], kys: ['kill', 'yourself'], kms: ['kill', 'myself'], stfu: ['shut', 'up'], gtfo: ['get', 'out'],
   urself: ['yourself'], bc: ['because'], cuz: ['because'], coz: ['because'], tho: ['though'], rn: ['right', 'now'], ppl: ['people'], smth: ['something'],
   atmention: [], link: ['link'],
-};
+});
 
 const sif = (row: number) => SIF_A / (SIF_A + 1 / ((row + 10) * 13));
 

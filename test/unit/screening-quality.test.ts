@@ -117,6 +117,19 @@ describe('Screener', () => {
     expect((await screener.screen(ev('d', 'kys'))).risk_category).toBe('targeted_harassment');
   });
 
+  it('scores messages made of JavaScript property names (no lookup table finds Object.prototype)', async () => {
+    // "constructor" once found Object through a plain-object alias table and the event was dead-lettered.
+    const names = Object.getOwnPropertyNames(Object.prototype);
+    const preds = await screener.screenBatch([
+      ...names.map((n, i) => ({ event: ev(`proto-${i}`, `the ${n} of this class is broken`) })),
+      { event: ev('proto-all', names.join(' ')) },
+      { event: ev('proto-insult', 'you are a constructor __proto__ idiot') },
+    ]);
+    for (const p of preds) expect(() => RiskPrediction.parse(p)).not.toThrow();
+    expect(preds.slice(0, names.length + 1).every((p) => p.risk_level === 'LOW')).toBe(true);
+    expect(preds.at(-1)!.risk_category).toBe('targeted_harassment');
+  });
+
   it('passes author behaviour through to the score', async () => {
     // Mild on its own (the classifier would otherwise already be sure), so the author's burst shows.
     const e = ev('spam-1', 'new video is up on my channel');

@@ -1,5 +1,9 @@
 /**
- * npm run soak [-- --duration-s 600 --rate 200 --sample-s 10 --json]
+ * npm run soak [-- --duration-s 600 --rate 200 --sample-s 10 --screen-workers 1 --drain-s 180 --json]
+ *
+ * --rate is requests per second; the mix averages ~3.7 events a request (--rate 540 ≈ 2,000
+ * events/s). --screen-workers runs `screen-worker --workers N` (RSS is then the sum of its
+ * processes).
  *
  * A soak test (not part of `npm test`): a private redis-server (AOF, temp dir), the real
  * `riskpipe serve-ingest` and `riskpipe screen-worker` processes, and a steady mixed load for
@@ -11,7 +15,7 @@
  * an event was lost or routed twice, or RSS grew more than `--max-growth-pct` (default 50%).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { PrivateRedis, freePort } from '../test/helpers/redis-server.js';
 import { streamNames } from '../src/stream/keys.js';
@@ -24,6 +28,8 @@ const DURATION_S = arg('duration-s', 600);
 const RATE = arg('rate', 200);
 const SAMPLE_S = arg('sample-s', 10);
 const MAX_GROWTH_PCT = arg('max-growth-pct', 50);
+const SCREEN_WORKERS = arg('screen-workers', 1);
+const DRAIN_S = arg('drain-s', 180);
 const JSON_OUT = process.argv.includes('--json');
 const ROOT = new URL('../', import.meta.url).pathname;
 const KEY = 'soak-key-123456789';
@@ -37,6 +43,30 @@ function rssKb(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** RSS of a process and all its descendants (`--workers N` forks the worker processes). */
+function treeRssKb(pid: number | undefined): number {
+  if (!pid) return 0;
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      /* gone */
+    }
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    total += rssKb(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return total;
 }
 
 function start(args: string[], env: Record<string, string>): ChildProcess {
@@ -93,7 +123,7 @@ async function main(): Promise<void> {
   const screenPort = await freePort();
   const env = { REDIS_URL: redis.url, RISKPIPE_PREFIX: PREFIX, RISKPIPE_API_KEYS: KEY };
   const ingest = start(['serve-ingest', '--host', '127.0.0.1', '--port', String(ingestPort)], env);
-  const screen = start(['screen-worker', '--host', '127.0.0.1', '--port', String(screenPort), '--neighbors', 'when-evidence', '--trim-interval-ms', '5000'], env);
+  const screen = start(['screen-worker', '--host', '127.0.0.1', '--port', String(screenPort), '--neighbors', 'when-evidence', '--trim-interval-ms', '5000', '--workers', String(SCREEN_WORKERS)], env);
   const admin = new Redis(redis.url);
   const stop = async () => {
     ingest.kill('SIGTERM');
@@ -120,7 +150,7 @@ async function main(): Promise<void> {
       samples.push({
         t: Math.round((Date.now() - t0) / 1000),
         ingestMb: rssKb(ingest.pid) / 1024,
-        screenMb: rssKb(screen.pid) / 1024,
+        screenMb: treeRssKb(screen.pid) / 1024,
         redisMb: rssKb(redis.pid) / 1024,
         requests,
         queued: queuedIds.size,
@@ -154,8 +184,10 @@ async function main(): Promise<void> {
     }
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 50));
     // Let the worker catch up.
-    const deadline = Date.now() + 60_000;
+    const loadEnd = Date.now();
+    const deadline = loadEnd + DRAIN_S * 1000;
     while ((await routedCount()) < queuedIds.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    const drainS = (Date.now() - loadEnd) / 1000;
     clearInterval(sampler);
     await sample();
 
@@ -179,6 +211,9 @@ async function main(): Promise<void> {
     const summary = {
       duration_s: DURATION_S,
       rate_per_s: RATE,
+      screen_workers: SCREEN_WORKERS,
+      queued_per_s: Math.round(queuedIds.size / DURATION_S),
+      drain_after_load_s: +drainS.toFixed(1),
       requests,
       statuses: Object.fromEntries(statuses),
       error_codes: Object.fromEntries(codes),
@@ -193,7 +228,8 @@ async function main(): Promise<void> {
     const ok = bad5xx === 0 && lost === 0 && doubled === 0 && summary.rss_growth_pct.ingest <= MAX_GROWTH_PCT && summary.rss_growth_pct.screen <= MAX_GROWTH_PCT;
     if (JSON_OUT) console.log(JSON.stringify({ ok, ...summary }, null, 2));
     else {
-      console.log(`\nrequests ${requests}, answers ${JSON.stringify(summary.statuses)} ${JSON.stringify(summary.error_codes)}; queued ${queuedIds.size}, routed ${routed.length}, lost ${lost}, routed twice ${doubled}`);
+      console.log(`\n${summary.queued_per_s} events/s queued over ${DURATION_S} s; the worker${SCREEN_WORKERS > 1 ? 's' : ''} (${SCREEN_WORKERS}) needed ${summary.drain_after_load_s} s after the load to route the rest`);
+      console.log(`requests ${requests}, answers ${JSON.stringify(summary.statuses)} ${JSON.stringify(summary.error_codes)}; queued ${queuedIds.size}, routed ${routed.length}, lost ${lost}, routed twice ${doubled}`);
       console.log(`RSS after warm-up (${warm.t} s) → end (${last.t} s): ingest ${warm.ingestMb.toFixed(1)} → ${last.ingestMb.toFixed(1)} MB (${summary.rss_growth_pct.ingest}%), screen ${warm.screenMb.toFixed(1)} → ${last.screenMb.toFixed(1)} MB (${summary.rss_growth_pct.screen}%)`);
       console.log(ok ? 'soak: OK' : 'soak: FAILED');
     }

@@ -223,7 +223,7 @@ async function main(): Promise<void> {
       const aim = s.name === 'floor' ? '' : mode === 'single' ? '≥ 0.80' : '≥ 0.70';
       const row = { server: s.name, mode: rows[0]!.mode, eventsPerS: median(rows.map((r) => r.eventsPerS)), ratio: median(ratios), ratios, p50Ms: median(rows.map((r) => r.p50Ms)), p99Ms: median(rows.map((r) => r.p99Ms)), non2xx: rows.reduce((a, r) => a + r.non2xx, 0), serverCpuUs: median(rows.map((r) => r.serverCpuUs)), redisCpuUs: median(rows.map((r) => r.redisCpuUs)) };
       summary.push(row);
-      console.log(`| ${row.server} | ${row.mode} | ${f(row.eventsPerS)} | ${s.name === 'floor' ? '1' : `${row.ratio.toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`} | ${aim} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${row.serverCpuUs.toFixed(0)} | ${row.redisCpuUs.toFixed(1)} |`);
+      console.log(`| ${row.server} | ${row.mode} | ${f(row.eventsPerS)} | ${s.name === 'floor' ? '1' : `${row.ratio.toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`} | ${aim} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${Number.isNaN(row.serverCpuUs) ? "— (supervisor; workers not counted)" : row.serverCpuUs.toFixed(0)} | ${row.redisCpuUs.toFixed(1)} |`);
     }
   }
   if (workerCounts.length > 1) {

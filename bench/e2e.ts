@@ -197,7 +197,7 @@ async function latency(redis: Redis): Promise<void> {
     console.log(`| screen-worker --workers ${a['screen-workers']} | ${pct(lat, 0.5)} | ${p99} | ${lat[lat.length - 1]} | ${(p99 / 50).toFixed(2)} |`);
     const mx = (xs: number[]) => Math.max(...xs);
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    console.log(`RSS under load: serve-ingest median ${med(rss.ingest).toFixed(0)} MB, max ${mx(rss.ingest).toFixed(0)} MB (max / 150 MB aim = ${(mx(rss.ingest) / 150).toFixed(2)}); screen-worker median ${med(rss.screen).toFixed(0)} MB, max ${mx(rss.screen).toFixed(0)} MB (max / 400 MB = ${(mx(rss.screen) / 400).toFixed(2)}; hash embedder, no word vectors on main)`);
+    console.log(`RSS under load: serve-ingest median ${med(rss.ingest).toFixed(0)} MB, max ${mx(rss.ingest).toFixed(0)} MB (max / 150 MB aim = ${(mx(rss.ingest) / 150).toFixed(2)}); screen-worker median ${med(rss.screen).toFixed(0)} MB, max ${mx(rss.screen).toFixed(0)} MB (max / 400 MB = ${(mx(rss.screen) / 400).toFixed(2)}; kNN on the hash embedder, the classifier with its word vectors loaded)`);
   } finally {
     await stop(ingest);
     await stop(screen);

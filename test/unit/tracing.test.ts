@@ -48,24 +48,22 @@ describe('tracing', () => {
     await t.shutdown(); // idempotent
   });
 
-  it('off by default: the no-op keeps the trace id and gives a new span id, at near-zero cost', async () => {
+  it('off by default: the no-op keeps the trace id and gives a new span id to every span', async () => {
     const t = await tracingFromEnv('riskpipe-screen', {});
     expect(t).toBe(noopTracing);
     expect(await tracingFromEnv('x', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' })).toBe(noopTracing);
     const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const h = t.span('screen', parent);
     expect(h.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/);
-    // Cost of span + traceparent + end per event, off: well under a microsecond (a generous bound
-    // for a shared CI machine; bench/tracing.ts prints the measured figure).
-    const n = 200_000;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
+    // Its cost per event is a benchmark's business (bench/tracing.ts prints it), not a timed test's.
+    const ids = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
       const s = t.span('screen', parent);
-      if (s.traceparent.length !== 55) throw new Error('bad');
+      expect(s.traceparent.slice(0, 36)).toBe(parent.slice(0, 36));
+      ids.add(s.traceparent.slice(36, 52));
       s.end();
     }
-    const nsPerEvent = Number(process.hrtime.bigint() - t0) / n;
-    expect(nsPerEvent).toBeLessThan(2_000);
+    expect(ids.size).toBe(10_000);
   });
 
   it('parses OTEL_EXPORTER_OTLP_HEADERS', () => {

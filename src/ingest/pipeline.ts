@@ -1,8 +1,8 @@
 import { DEFAULT_INPUT_LIMITS, rejectedItems, serialiseEvent, type InputLimits } from '../common/limits.js';
-import { RiskpipeError, type ErrorCode } from '../common/errors.js';
+import type { ErrorCode } from '../common/errors.js';
 import { noopTracing, type Tracing } from '../common/trace.js';
 import { STREAM_SCHEMA_VERSION, parseEvent, type Event, type FieldError } from '../models/index.js';
-import { contentHash, type AppendItem, type AppendOutcome, type Bus } from '../stream/index.js';
+import { contentHash, queueFullError, type AppendItem, type AppendOutcome, type Bus } from '../stream/index.js';
 import type { SpanHandle } from '../common/trace.js';
 
 /*
@@ -182,7 +182,7 @@ export class IngestPipeline {
           const w = waiting[i];
           const o = res.outcomes[i];
           if (o.status === 'full') {
-            const err = new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${o.depth} >= max ${this.maxQueueDepth}); retry later`, { headers: { 'retry-after': '5' } });
+            const err = queueFullError(o.depth, this.maxQueueDepth);
             w.span.fail(err), w.span.end(), w.reject(err);
             continue;
           }

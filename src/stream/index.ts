@@ -8,5 +8,6 @@
 export * from './types.js';
 export * from './keys.js';
 export { contentHash } from './hash.js';
+export { queueFullError } from './util.js';
 export { createBus, type BusConfig } from './create.js';
 export { Consumer, defaultConsumerName, type ConsumerOptions, type ConsumerHooks } from './consumer.js';

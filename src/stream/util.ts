@@ -1,3 +1,4 @@
+import { RiskpipeError } from '../common/errors.js';
 import { fieldsToObject } from '../models/index.js';
 import type { Keys } from './keys.js';
 import { BATCH_COUNTERS, type BatchStatus, type DeadLetterInfo } from './types.js';
@@ -10,6 +11,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
   ]);
+}
+
+/** The refusal of an append at or above the queue's depth limit (HTTP 503 with Retry-After). */
+export function queueFullError(depth: number | string, maxDepth: number): RiskpipeError {
+  return new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${depth} >= max ${maxDepth}); retry later`, { headers: { 'retry-after': '5' } });
 }
 
 /** A batch's counters as stored (strings or numbers) → BatchStatus. */

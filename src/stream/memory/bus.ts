@@ -30,7 +30,7 @@ import {
   type StreamId,
   type StreamNames,
 } from '../types.js';
-import { batchStatusFrom, deadLetterInfo } from '../util.js';
+import { batchStatusFrom, deadLetterInfo, queueFullError } from '../util.js';
 import { Journal, type JournalRecord } from './journal.js';
 
 /*
@@ -363,7 +363,7 @@ export class MemoryBus implements Bus {
     const depthBefore = st.live;
     const d = this.depthOf(stream);
     if (items.length > 0 && d >= opts.maxDepth && opts.backpressure !== 'item') {
-      throw new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${d} >= max ${opts.maxDepth}); retry later`, { headers: { 'retry-after': '5' } });
+      throw queueFullError(d, opts.maxDepth);
     }
     const now = Date.now();
     const exp = now + opts.dedupWindowS * 1000;

@@ -35,7 +35,7 @@ import {
   type StreamId,
   type StreamNames,
 } from '../types.js';
-import { batchStatusFrom, deadLetterInfo, fieldsToObject, withTimeout } from '../util.js';
+import { batchStatusFrom, deadLetterInfo, fieldsToObject, queueFullError, withTimeout } from '../util.js';
 import { runScript } from './scripts.js';
 
 export interface RedisBusOptions {
@@ -127,7 +127,7 @@ export class RedisBus implements Bus {
       throw this.unavailable(err);
     }
     if (reply[0] === 'FULL') {
-      throw new RiskpipeError('RP_ERR_QUEUE_FULL', `Queue is full (depth ${reply[1]} >= max ${opts.maxDepth}); retry later`, { headers: { 'retry-after': '5' } });
+      throw queueFullError(reply[1], opts.maxDepth);
     }
     const outcomes: AppendOutcome[] = new Array(reply.length - 1);
     for (let i = 1; i < reply.length; i++) {

@@ -61,8 +61,9 @@ describe('serve-ingest on SIGTERM', () => {
       cli.child.kill('SIGTERM');
       await sleep(300);
 
-      // The idle connection was closed by the server, cleanly.
-      expect(await Promise.race([idle.ended, sleep(2_000).then(() => 'still open')])).toBe('end');
+      // The idle connection was closed by the server, cleanly (generous: a loaded machine may take
+      // a while to deliver the signal).
+      expect(await Promise.race([idle.ended, sleep(5_000).then(() => 'still open')])).toBe('end');
       // New connections are refused.
       const refused = await open(port).then(
         (c) => (c.sock.destroy(), 'connected'),
@@ -86,7 +87,7 @@ describe('serve-ingest on SIGTERM', () => {
   it('with --shutdown-grace-ms: keeps serving with /ready 503 and Connection: close, then closes', async () => {
     assertBuilt();
     const port = await freePort();
-    const cli = startCli(['serve-ingest', '--host', '127.0.0.1', '--port', String(port), '--prefix', uniquePrefix('grace'), '--shutdown-grace-ms', '1500'], { REDIS_URL, RISKPIPE_API_KEYS: '', LOG_LEVEL: 'warn' });
+    const cli = startCli(['serve-ingest', '--host', '127.0.0.1', '--port', String(port), '--prefix', uniquePrefix('grace'), '--shutdown-grace-ms', '3000'], { REDIS_URL, RISKPIPE_API_KEYS: '', LOG_LEVEL: 'warn' });
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health`);
       const body = JSON.stringify(validEvent());
@@ -97,8 +98,13 @@ describe('serve-ingest on SIGTERM', () => {
 
       const t0 = Date.now();
       cli.child.kill('SIGTERM');
-      await sleep(300);
-      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      // Until the signal is handled /ready still says 200: wait for the change (a fixed 300 ms was
+      // not always enough on a loaded machine), well inside the 3 s grace.
+      let ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      for (let i = 0; i < 40 && ready.status !== 503; i++) {
+        await sleep(50);
+        ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      }
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({ status: 'not_ready', detail: 'shutting down' });
       // A new connection is still served, and told to close.
@@ -116,7 +122,7 @@ describe('serve-ingest on SIGTERM', () => {
 
       const exit = await Promise.race([cli.exited, sleep(10_000).then(() => ({ code: 'timeout', signal: null }))]);
       expect(exit).toEqual({ code: 0, signal: null });
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(2_900);
       const refused = await open(port).then(
         (c) => (c.sock.destroy(), 'connected'),
         (err: NodeJS.ErrnoException) => err.code,

@@ -4,7 +4,11 @@ import type { Embedder } from './types.js';
 export interface BatchingOptions {
   /** Most texts in one call to the inner embedder. Default 64. */
   maxBatchSize?: number;
-  /** Longest the first text of a batch waits for others to join it. Default 5 ms. */
+  /**
+   * Longest the first text of a batch waits for others to join it. Default 5 ms. 0: no wait —
+   * the batch goes at the end of the current event-loop turn (calls made in one turn still share
+   * it), for an inner embedder that gains nothing from batching (the hash embedder).
+   */
   maxWaitMs?: number;
 }
 
@@ -29,7 +33,7 @@ export class BatchingEmbedder implements Embedder {
   private readonly maxWaitMs: number;
   private waiting: Waiting[] = [];
   private waitingTexts = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
@@ -57,14 +61,22 @@ export class BatchingEmbedder implements Embedder {
       this.waiting.push({ texts, resolve, reject });
       this.waitingTexts += texts.length;
       if (this.waitingTexts === this.maxBatchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+      else this.timer ??= this.maxWaitMs > 0 ? setTimeout(this.flushNow, this.maxWaitMs) : setImmediate(this.flushNow);
     });
   }
 
+  private readonly flushNow = () => {
+    this.timer = undefined;
+    this.flush();
+  };
+
   /** Sends the waiting texts as one inner call and hands each caller its slice. */
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer !== undefined) {
+      if (this.maxWaitMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      else clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = undefined;
+    }
     const batch = this.waiting;
     this.waiting = [];
     this.waitingTexts = 0;

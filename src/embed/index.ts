@@ -25,7 +25,9 @@ export interface EmbedderOptions extends BatchingOptions {
 
 /** The embedder a stage runs with, wrapped so that concurrent calls are batched. */
 export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
-  if (opts.kind === 'hash') return new BatchingEmbedder(new HashEmbedder({ dim: opts.dim }), opts);
+  // The hash embedder costs the same per text alone or in a batch: waiting for companions would
+  // only add latency (5 ms per screened batch), so its batches go at the end of the turn.
+  if (opts.kind === 'hash') return new BatchingEmbedder(new HashEmbedder({ dim: opts.dim }), { ...opts, maxWaitMs: opts.maxWaitMs ?? 0 });
   if (opts.kind === 'glove') {
     const { GloveEmbedder } = await import('./glove.js');
     return GloveEmbedder.load({ tokenize: opts.tokenize });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RiskpipeError } from '../../src/common/errors.js';
 import { BatchingEmbedder } from '../../src/embed/batching.js';
 import { HASH_EMBEDDER_ID, HashEmbedder, hashEmbed, normalizeForHash } from '../../src/embed/hash.js';
@@ -164,6 +164,27 @@ describe('BatchingEmbedder', () => {
     expect(err.code).toBe('RP_ERR_NOT_READY');
     await b.close();
     expect(inner.closed).toBe(1);
+  });
+
+  it('with maxWaitMs 0 sends a batch at the end of the turn, on no timer: calls made in one turn share it', async () => {
+    // Timers are frozen: a batch waiting on a timer would never go and the test would time out.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const calls: string[][] = [];
+      const inner = { id: 'now', dim: 1, device: 'cpu', embed: async (t: string[]) => (calls.push(t), t.map((x) => new Float32Array([x.length]))), close: async () => {} };
+      const b = new BatchingEmbedder(inner, { maxWaitMs: 0 });
+      const [x, y] = await Promise.all([b.embed(['a']), b.embed(['bb', 'ccc'])]);
+      expect(calls).toEqual([['a', 'bb', 'ccc']]);
+      expect([...x, ...y].map((v) => v[0])).toEqual([1, 2, 3]);
+      expect((await b.embed(['dddd']))[0][0]).toBe(4);
+      expect(calls).toHaveLength(2);
+      // The hash embedder gains nothing from waiting for companions: createEmbedder sets 0 for it.
+      const e = await createEmbedder({ kind: 'hash', dim: 64 });
+      expect([...(await e.embed(['free nitro']))[0]]).toEqual([...hashEmbed('free nitro', { dim: 64 })]);
+      await e.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('createEmbedder({ kind: "hash" }) gives a batching hash embedder', async () => {

@@ -87,6 +87,19 @@ interface Poster {
   close(): void;
 }
 
+/**
+ * The smallest (sign -1) or largest (sign 1) of f over xs, in a loop: Math.min(...xs) overflows
+ * the call stack past ~100,000 items, which a quiet machine's ingest phases produce.
+ */
+export function extreme<T>(xs: readonly T[], f: (x: T) => number, sign: 1 | -1): number {
+  let best = sign === 1 ? -Infinity : Infinity;
+  for (const x of xs) {
+    const v = f(x);
+    if (sign === 1 ? v > best : v < best) best = v;
+  }
+  return best;
+}
+
 /** Keep-alive POSTs over at most `connections` sockets (node:http, no client library overhead). */
 function poster(baseUrl: string, connections: number, apiKey?: string): Poster {
   const u = new URL(baseUrl);
@@ -258,8 +271,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const backlogRouted = [...follower.routed.values()];
     let screening: BenchResult['screening'] = null;
     if (backlogRouted.length > 1) {
-      const first = Math.min(...backlogRouted.map((r) => r.queuedMs));
-      const last = Math.max(...backlogRouted.map((r) => r.routedMs));
+      const first = extreme(backlogRouted, (r) => r.queuedMs, -1);
+      const last = extreme(backlogRouted, (r) => r.routedMs, 1);
       const seconds = Math.max(0.001, (last - first) / 1000);
       // A drained group screened the whole backlog. The follower may not have seen every routed
       // entry: the index worker deletes escalations it has stored, sometimes before XREAD reads them.
@@ -276,8 +289,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       if (o.indexedAt) {
         const at = [...(await o.indexedAt(o.runId)).values()];
         if (at.length > 1) {
-          const first = Math.min(...backlogRouted.map((r) => r.queuedMs));
-          const seconds = Math.max(0.001, (Math.max(...at) - first) / 1000);
+          const first = extreme(backlogRouted, (r) => r.queuedMs, -1);
+          const seconds = Math.max(0.001, (extreme(at, (t) => t, 1) - first) / 1000);
           indexing = { events: at.length, seconds: r2(seconds), events_per_s: Math.round(at.length / seconds) };
         }
       } else {

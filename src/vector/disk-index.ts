@@ -149,7 +149,9 @@ export class DiskEventIndex implements EventIndex {
       this.docLines++;
       byRow.set(doc.r, 'del' in doc ? null : doc.p);
     }
-    const rows = byRow.size === 0 ? 0 : Math.max(...byRow.keys()) + 1;
+    // A loop, not Math.max(...keys): spreading a big index's rows would overflow the call stack.
+    let rows = 0;
+    for (const r of byRow.keys()) if (r + 1 > rows) rows = r + 1;
     this.ensureCapacity(rows);
     if (rows > 0) {
       const buf = Buffer.alloc(rows * rowBytes);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatBench, percentile, progressLine, summarize, type BenchResult } from '../../src/ops/bench.js';
+import { extreme, formatBench, percentile, progressLine, summarize, type BenchResult } from '../../src/ops/bench.js';
 import { createKeys } from '../../src/stream/keys.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { connectTestRedis } from '../helpers/redis.js';
@@ -15,6 +15,14 @@ describe('riskpipe bench', () => {
     redis = await connectTestRedis();
   });
   afterAll(() => redis.disconnect());
+
+  it('finds the first queued and last routed time of a run of any size (a quiet machine queues ~1 M events in the ingest phases)', () => {
+    // Math.min(...xs) threw "Maximum call stack size exceeded" at the end of such a run.
+    const runs = Array.from({ length: 1_000_000 }, (_, i) => ({ queuedMs: 5_000_000 - i, routedMs: 6_000_000 + (i % 7_919) }));
+    expect(extreme(runs, (r) => r.queuedMs, -1)).toBe(4_000_001);
+    expect(extreme(runs, (r) => r.routedMs, 1)).toBe(6_007_918);
+    expect(extreme([], (x: number) => x, 1)).toBe(-Infinity);
+  });
 
   it('starts its own pipeline (index-worker included), measures every phase, prints JSON, and removes its prefix and schema', async () => {
     const r = await runCli(['bench', '--duration', '1', '--rate', '50', '--connections', '4', '--batch-size', '20', '--json', '--no-progress', '--database-url', PG_URL], { timeoutMs: 120_000 });

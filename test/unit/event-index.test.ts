@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +181,33 @@ describe('embedded index on disk', () => {
       await third.open();
       expect(await third.count()).toBe(2);
       await third.close();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('opens an index of 250,000 events (its row count is found without spreading every row into Math.max)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'rp-event-index-big-'));
+    try {
+      const n = 250_000;
+      const dim = 2;
+      // The files as upserts leave them, written directly: a unit vector per row, a payload line per row.
+      writeFileSync(join(d, 'meta.json'), JSON.stringify({ format: 1, dim, created_at: '2026-12-01T00:00:00.000Z' }));
+      const vectors = new Float32Array(n * dim);
+      const lines: string[] = new Array(n);
+      for (let r = 0; r < n; r++) {
+        vectors[r * dim] = Math.cos(r);
+        vectors[r * dim + 1] = Math.sin(r);
+        lines[r] = JSON.stringify({ r, p: payload(`big-${r}`, `message ${r}`) });
+      }
+      writeFileSync(join(d, 'vectors.f32'), Buffer.from(vectors.buffer));
+      writeFileSync(join(d, 'docs.jsonl'), lines.join('\n') + '\n');
+      const idx = new DiskEventIndex({ dir: d, dim });
+      await idx.open();
+      expect(await idx.count()).toBe(n);
+      const [hit] = await idx.search(new Float32Array([Math.cos(n - 1), Math.sin(n - 1)]), { k: 1 });
+      expect(hit.score).toBeCloseTo(1, 5);
+      await idx.close();
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

@@ -28,7 +28,7 @@ export async function run(flags: Record<string, unknown>, env: NodeJS.ProcessEnv
   const files = typeof flags.file === 'string' ? [flags.file] : flags.file;
   const cfg = resolveSettings(trainSettings, { ...flags, file: files }, env);
   const rows = cfg.shipped ? shippedTrainingRows(DATA_DIR) : [];
-  for (const f of cfg.file) rows.push(...loadLabelledFile(resolve(f)));
+  for (const f of cfg.file) for (const r of loadLabelledFile(resolve(f))) rows.push(r);
   if (rows.length < 50) throw new RiskpipeError('RP_ERR_CLI_INPUT', `only ${rows.length} labelled rows: pass --file with more (or keep the shipped corpus)`);
   if (!rows.some((r) => r.should_escalate) || rows.every((r) => r.should_escalate)) throw new RiskpipeError('RP_ERR_CLI_INPUT', 'the rows need both escalated and benign examples');
   const glove = loadGlove();

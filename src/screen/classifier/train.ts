@@ -120,12 +120,12 @@ export function jsonlFiles(dir: string): string[] {
 export function shippedTrainingRows(dataDir: string): LabelledRow[] {
   const rows: LabelledRow[] = [];
   const background = join(dataDir, 'models', 'screening', 'background-chat.jsonl');
-  if (existsSync(background)) rows.push(...loadLabelledFile(background, { groupBy: 'id-block' }));
-  for (const f of jsonlFiles(join(dataDir, 'labelled', 'corpus'))) rows.push(...loadLabelledFile(f));
+  if (existsSync(background)) for (const r of loadLabelledFile(background, { groupBy: 'id-block' })) rows.push(r);
+  for (const f of jsonlFiles(join(dataDir, 'labelled', 'corpus'))) for (const r of loadLabelledFile(f)) rows.push(r);
   const evalSet = join(dataDir, 'labelled', 'screening-eval.jsonl');
-  if (existsSync(evalSet)) rows.push(...loadLabelledFile(evalSet, { split: 'dev', groupBy: 'id-block' }));
+  if (existsSync(evalSet)) for (const r of loadLabelledFile(evalSet, { split: 'dev', groupBy: 'id-block' })) rows.push(r);
   const bank = join(dataDir, 'exemplars.jsonl');
-  if (existsSync(bank)) rows.push(...loadLabelledFile(bank, { groupBy: 'id-block' }));
+  if (existsSync(bank)) for (const r of loadLabelledFile(bank, { groupBy: 'id-block' })) rows.push(r);
   return rows;
 }
 

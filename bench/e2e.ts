@@ -6,16 +6,22 @@
  *      ms) for --duration-s; queued → routed per event = the routed entry's stream time minus the
  *      raw entry's (source_id), both Redis clocks. p50 / p99 / max, and the p99's ratio to the
  *      50 ms aim. RSS of both commands sampled every second (aims: ingest < 150 MB).
+ *   1b. queued → indexed (with --database-url, default the local test database): the same load with
+ *      an `index-worker` too (its own Postgres schema and data dir, removed afterwards); per
+ *      escalated event, Postgres' indexed_at minus the raw entry's stream time (one clock: both
+ *      servers run here).
  *   2. scaling (--drain N): N events pre-filled into events:raw, then `screen-worker --workers W`
  *      for each W of --workers, timed until all are routed; events/s and the ratio to W = first.
  *
  *   npm run bench:e2e [-- --rate 1000 --duration-s 20 --warmup-s 3 --steady-after-s 10 --batch 10 --block-ms 2000 --drain 20000 --workers 1,2]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const { values: a } = parseArgs({
   options: {
@@ -30,6 +36,8 @@ const { values: a } = parseArgs({
     'warmup-s': { type: 'string', default: '3' },
     'steady-after-s': { type: 'string', default: '10' },
     'screen-workers': { type: 'string', default: '1' },
+    // queued → indexed: a second phase with an index-worker storing into Postgres ('' skips it).
+    'database-url': { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const rate = Number(a.rate);
@@ -39,6 +47,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bench:e2e:${process.pid}:`;
 const INGEST_PORT = 18201;
 const SCREEN_PORT = 18202;
+const INDEX_PORT = 18203;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
@@ -142,45 +151,18 @@ async function latency(redis: Redis): Promise<void> {
       rss.ingest.push(rssMb(ingest.pid!));
       rss.screen.push(rssMb(screen.pid!));
     }, 1000);
-    const intervalMs = (1000 * batch) / rate;
     // Warm-up at the same rate (the first batches pay for cold code), then the measured part.
-    const warm = Math.round(rate * Number(a['warmup-s']));
-    const total = warm + Math.round(rate * durationS);
-    let sent = 0;
-    let failed = 0;
-    let measuredFrom = Infinity;
     const t0 = performance.now();
-    const inflight = new Set<Promise<void>>();
-    while (sent < total) {
-      const due = t0 + (sent / batch) * intervalMs;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (sent >= warm && measuredFrom === Infinity) {
-        const [sec, usec] = await redis.time();
-        measuredFrom = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-      }
-      const events = Array.from({ length: batch }, event);
-      sent += batch;
-      const p = fetch(`http://127.0.0.1:${INGEST_PORT}/v1/events/ingest-batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) })
-        .then(async (r) => {
-          if (r.status !== 200) failed += batch;
-          await r.arrayBuffer();
-        })
-        .catch(() => {
-          failed += batch;
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    await Promise.all(inflight);
+    const { sent, failed, loadStartMs } = await sendAtRate();
     const sendS = (performance.now() - t0) / 1000;
+    const measuredFrom = loadStartMs + Number(a['warmup-s']) * 1000;
     const deadline = Date.now() + 60_000;
     while ((await routed(redis)) < sent - failed && Date.now() < deadline) await sleep(200);
     clearInterval(sampler);
     const lat: number[] = [];
     // Events queued once the worker has run --steady-after-s under load: the heap and the caches
     // have grown to their working size (the first seconds after a cold start pay for that).
-    const steadyFrom = measuredFrom - Number(a['warmup-s']) * 1000 + Number(a['steady-after-s']) * 1000;
+    const steadyFrom = loadStartMs + Number(a['steady-after-s']) * 1000;
     const steady: number[] = [];
     for (const s of ['events:low_risk', 'events:reasoning_queue']) {
       let start = '-';
@@ -209,6 +191,104 @@ async function latency(redis: Redis): Promise<void> {
   } finally {
     await stop(ingest);
     await stop(screen);
+  }
+}
+
+/** Sends --rate events/s for --warmup-s + --duration-s in batches of --batch; the raw stream time (ms) of each queued event by id. */
+async function sendAtRate(): Promise<{ queuedMs: Map<string, number>; sent: number; failed: number; loadStartMs: number }> {
+  const intervalMs = (1000 * batch) / rate;
+  const total = Math.round(rate * (Number(a['warmup-s']) + durationS));
+  const queuedMs = new Map<string, number>();
+  let sent = 0;
+  let failed = 0;
+  const loadStartMs = Date.now();
+  const t0 = performance.now();
+  const inflight = new Set<Promise<void>>();
+  while (sent < total) {
+    const wait = t0 + (sent / batch) * intervalMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    const events = Array.from({ length: batch }, event);
+    sent += batch;
+    const p = fetch(`http://127.0.0.1:${INGEST_PORT}/v1/events/ingest-batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) })
+      .then(async (r) => {
+        const body = (await r.json()) as { results?: { event_id: string; stream_id?: string | null }[] };
+        if (r.status !== 200) failed += batch;
+        for (const x of body.results ?? []) if (x.stream_id) queuedMs.set(x.event_id, ms(x.stream_id));
+      })
+      .catch(() => {
+        failed += batch;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  return { queuedMs, sent, failed, loadStartMs };
+}
+
+/** Lag and pending of a consumer group, or null while it does not exist. */
+async function groupBacklog(redis: Redis, stream: string, group: string): Promise<number | null> {
+  try {
+    const groups = (await redis.xinfo('GROUPS', `${PREFIX}${stream}`)) as unknown[][];
+    for (const g of groups) {
+      const f = new Map<string, unknown>();
+      for (let i = 0; i < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
+      if (f.get('name') === group) return Number(f.get('lag') ?? 0) + Number(f.get('pending') ?? 0);
+    }
+  } catch {
+    /* no stream yet */
+  }
+  return null;
+}
+
+/** Phase 1b: queued → indexed for the escalated events, with an index-worker storing into Postgres. */
+async function indexedLatency(redis: Redis, databaseUrl: string): Promise<void> {
+  await clean(redis);
+  const schema = `bench_e2e_${process.pid}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'rp-bench-e2e-'));
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const ingest = cli(['serve-ingest', '--port', String(INGEST_PORT), '--max-queue-depth', '10000000']);
+  const screen = cli(['screen-worker', '--port', String(SCREEN_PORT), '--block-ms', a['block-ms']!, '--batch-size', a['batch-size']!, '--workers', a['screen-workers']!]);
+  const index = cli(['index-worker', '--port', String(INDEX_PORT), '--database-url', databaseUrl, '--db-schema', schema, '--data-dir', dataDir, '--block-ms', a['block-ms']!]);
+  try {
+    await waitHttp(`http://127.0.0.1:${INGEST_PORT}/health`, ingest);
+    await waitHttp(`http://127.0.0.1:${SCREEN_PORT}/ready`, screen);
+    await waitHttp(`http://127.0.0.1:${INDEX_PORT}/ready`, index);
+    const { queuedMs, sent, failed, loadStartMs } = await sendAtRate();
+    // Until both groups have read and settled everything (the index worker deletes what it stored).
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const raw = await groupBacklog(redis, 'events:raw', 'risk-screening');
+      const rq = await groupBacklog(redis, 'events:reasoning_queue', 'indexing');
+      if (raw === 0 && rq === 0) break;
+      await sleep(200);
+    }
+    const { rows } = await db.query<{ event_id: string; ms: number }>(`SELECT event_id, extract(epoch FROM indexed_at) * 1000 AS ms FROM ${schema}.events WHERE indexed_at IS NOT NULL`);
+    const measuredFrom = loadStartMs + Number(a['warmup-s']) * 1000;
+    const steadyFrom = loadStartMs + Number(a['steady-after-s']) * 1000;
+    const lat: number[] = [];
+    const steady: number[] = [];
+    for (const r of rows) {
+      const q = queuedMs.get(r.event_id);
+      if (q === undefined || q < measuredFrom) continue;
+      const l = Math.round(Number(r.ms) - q);
+      lat.push(l);
+      if (q >= steadyFrom) steady.push(l);
+    }
+    lat.sort((x, y) => x - y);
+    steady.sort((x, y) => x - y);
+    console.log(`\nindexed: ${sent} events sent (${failed} not accepted) with an index-worker (Postgres schema ${schema}, embedded vector index); ${rows.length} escalated events stored, ${lat.length} of them queued after the warm-up`);
+    console.log(`| queued → indexed (escalated events) | p50 ms | p99 ms | max ms | p99 / 50 ms aim |`);
+    console.log(`|---|---:|---:|---:|---:|`);
+    if (lat.length > 0) console.log(`| every escalated event after the warm-up (${lat.length}) | ${pct(lat, 0.5)} | ${pct(lat, 0.99)} | ${lat[lat.length - 1]} | ${(pct(lat, 0.99) / 50).toFixed(2)} |`);
+    if (steady.length > 0) console.log(`| those queued ${a['steady-after-s']} s or more after the load began (${steady.length}) | ${pct(steady, 0.5)} | ${pct(steady, 0.99)} | ${steady[steady.length - 1]} | ${(pct(steady, 0.99) / 50).toFixed(2)} |`);
+  } finally {
+    await stop(ingest);
+    await stop(screen);
+    await stop(index);
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await db.end();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -246,6 +326,7 @@ async function main(): Promise<void> {
   console.log(`bench:e2e on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
   try {
     if (!a['skip-latency']) await latency(redis);
+    if (!a['skip-latency'] && a['database-url']) await indexedLatency(redis, a['database-url']);
     const n = Number(a.drain);
     const ws = a.workers!.split(',').map(Number);
     if (n > 0) {

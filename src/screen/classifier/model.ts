@@ -230,13 +230,18 @@ export class ScreeningClassifier implements Classify {
     return out;
   }
 
+  /** Logits of the message being predicted: outputFromLogits reads them into a fresh output. */
+  private readonly z = new Float64Array(K);
+
   predictFeatures(f: Features): ClassifierOutput {
-    return outputFromLogits(this.logits(f), this.w.calibration);
+    return outputFromLogits(this.logits(f, this.z), this.w.calibration);
   }
 
   predict(t: NormalizedText, rules: RuleView): ClassifierOutput & { features: Features } {
     const f = this.features(t, rules);
-    return { ...this.predictFeatures(f), features: f };
+    const out = this.predictFeatures(f) as ClassifierOutput & { features: Features };
+    out.features = f;
+    return out;
   }
 
   /**
@@ -247,9 +252,18 @@ export class ScreeningClassifier implements Classify {
     return this.pushers(f, n);
   }
 
+  private per = new Float64Array(64);
+  private sparseShare = new Float64Array(64);
+  private total = new Float32Array(0);
+
   private pushers(f: Features, n: number): { word: string; weight: number }[] {
     const tokens = f.tokens;
-    const per = new Float64Array(tokens.length);
+    // Reused buffers (cleared here): three typed arrays per call cost more than the sums.
+    if (this.per.length < tokens.length) {
+      this.per = new Float64Array(2 * tokens.length);
+      this.sparseShare = new Float64Array(2 * tokens.length);
+    }
+    const per = this.per.fill(0, 0, tokens.length);
     const { sparse, dense } = this.w;
     for (let i = 0; i < f.idx.length; i++) if (f.tok[i] >= 0) per[f.tok[i]] += sparseWeight(sparse, f.idx[i] * K, ESCALATE) * f.val[i];
     // The sentence vector's term is linear in the (normalised) vector: split it by each word's weighted vector.
@@ -259,9 +273,11 @@ export class ScreeningClassifier implements Classify {
     let norm = 0;
     for (let j = 0; j < gd; j++) norm += f.dense[j] * f.dense[j];
     if (norm > 0) {
-      const sparseShare = per.slice();
+      const sparseShare = this.sparseShare;
+      sparseShare.set(per.subarray(0, tokens.length));
       // The vector is Σ w_i·v_i / ‖Σ w_i·v_i‖: word i's share of the term is (w_i·v_i · weights) / ‖Σ‖.
-      const total = new Float32Array(gd);
+      if (this.total.length !== gd) this.total = new Float32Array(gd);
+      const total = this.total.fill(0);
       const g = this.glove;
       for (let i = 0; i < tokens.length; i++) {
         forEachSifRow(g, tokens[i], (row, weight) => {

@@ -203,10 +203,11 @@ export interface Classify {
 export function outputFromLogits(z: ArrayLike<number>, calibration: { a: number; b: number }): ClassifierOutput {
   const categories = {} as Record<HarmCategory, number>;
   let best: HarmCategory = HARM_CATEGORIES[0];
-  HARM_CATEGORIES.forEach((c, k) => {
+  for (let k = 0; k < HARM_CATEGORIES.length; k++) {
+    const c = HARM_CATEGORIES[k];
     categories[c] = sigmoid(z[k]);
     if (categories[c] > categories[best]) best = c;
-  });
+  }
   return { categories, escalate: sigmoid(calibration.a * z[ESCALATE] + calibration.b), category: best, logit: z[ESCALATE] };
 }
 

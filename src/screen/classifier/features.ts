@@ -310,12 +310,15 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   // ("hello") must not put the whole weight of the message on one word.
   // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
   // group by group in the same order as ever, so the buckets and sums do not change.
+  // A power-of-two bucket count (the default, 2^20) takes the low bits: (h >>> 0) % B without a
+  // floating-point modulo per key (h >>> 0 does not fit an int32, so % is fmod).
+  const mask = (B & (B - 1)) === 0 ? B - 1 : -1;
   const group = (g: KeyBuffer, minCount: number) => {
     if (g.n === 0) return;
     const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
     for (let q = 0; q < g.n; q++) {
       const w = w0 * g.weight[q];
-      acc.add((g.hash[q] >>> 0) % B, w, g.tok[q]);
+      acc.add(mask >= 0 ? g.hash[q] & mask : (g.hash[q] >>> 0) % B, w, g.tok[q]);
     }
   };
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content

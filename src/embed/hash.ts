@@ -51,13 +51,20 @@ function normalizeAsciiForHash(text: string): string {
   return s.replace(ASCII_NON_ALNUM, ' ').trim();
 }
 
+/** FOLD for the ASCII characters, by char code (undefined: not folded). */
+const FOLD_ASCII: (string | undefined)[] = Array.from({ length: 128 }, (_, c) => FOLD[String.fromCharCode(c)]);
+
 /** foldToken for a lower-case ASCII token (one UTF-16 code unit per character). */
 function foldAsciiToken(tok: string): string {
   if (!ASCII_LETTER.test(tok)) return tok;
-  let out = '';
-  for (let i = 0; i < tok.length; i++) {
+  // Most words have nothing to fold: then the answer is the token itself, not a copy built char by char.
+  let i0 = 0;
+  while (i0 < tok.length && FOLD_ASCII[tok.charCodeAt(i0)] === undefined) i0++;
+  if (i0 === tok.length) return tok;
+  let out = tok.slice(0, i0);
+  for (let i = i0; i < tok.length; i++) {
     const ch = tok[i];
-    const f = FOLD[ch];
+    const f = FOLD_ASCII[tok.charCodeAt(i)];
     if (f === undefined || ((ch === '!' || ch === '|') && !(i + 1 < tok.length && ASCII_ALNUM.test(tok[i + 1])))) out += ch;
     else out += f;
   }

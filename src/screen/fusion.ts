@@ -89,12 +89,17 @@ interface FusionNumbers {
 }
 
 const CATEGORY_INDEX = new Map<HarmCategory, number>(HARM_CATEGORIES.map((c, i) => [c, i]));
+const TARGETED_AT = HARM_CATEGORIES.map((c) => TARGETED.has(c));
+const SHOUTED_AT = HARM_CATEGORIES.map((c) => SHOUTED.has(c));
+/** Per category, what is left after the noisy-OR of its rule signals (reused: fuse runs ~10 times per event). */
+const REST = new Float64Array(HARM_CATEGORIES.length);
 
-function fuse(n: FusionNumbers, p: Policy): Record<HarmCategory, number> {
+/** The score per category; into `out` when given (the contributions' recomputations reuse one). */
+function fuse(n: FusionNumbers, p: Policy, out = {} as Record<HarmCategory, number>): Record<HarmCategory, number> {
   const w = p.weights;
   const caps = p.amplifierCaps;
   // 1. noisy-OR of the rule signals, per category (one pass over the rule signals).
-  const rest = [1, 1, 1, 1, 1, 1, 1];
+  const rest = REST.fill(1);
   for (const name of RULE_SIGNALS) {
     const r = n.rules[name];
     if (r.value > 0 && r.category) rest[CATEGORY_INDEX.get(r.category)!] *= 1 - Math.min(1, w[name] * r.value);
@@ -104,15 +109,14 @@ function fuse(n: FusionNumbers, p: Policy): Record<HarmCategory, number> {
   const ampTarget = Math.min(caps.targeting, w.targeting * n.targeting);
   const ampShout = Math.min(caps.heuristics, w.heuristics * n.heuristics);
   const ampAuthor = w.author * n.author;
-  const out = {} as Record<HarmCategory, number>;
   for (let i = 0; i < HARM_CATEGORIES.length; i++) {
     const c = HARM_CATEGORIES[i];
     let R = p.categoryBase[c] * (1 - rest[i]);
     if (R > 0) {
       // 2. amplifiers multiply existing evidence only.
       let amp = Math.min(c === 'spam' ? caps.authorSpam : caps.author, ampAuthor);
-      if (TARGETED.has(c)) amp += ampTarget;
-      if (SHOUTED.has(c)) amp += ampShout;
+      if (TARGETED_AT[i]) amp += ampTarget;
+      if (SHOUTED_AT[i]) amp += ampShout;
       R = Math.min(1, R * (1 + Math.min(caps.total, amp)));
     }
     // 3. similarity vote, 4. benign pull.
@@ -132,7 +136,9 @@ function top(scores: Record<HarmCategory, number>): { category: HarmCategory; sc
 
 /** q_c = ramp(p) · p_c / max p_c': the escalate probability on the category the classifier names, less on the others. */
 function classifierShares(o: ClassifierOutput, floor: number): Partial<Record<HarmCategory, number>> {
-  const max = Math.max(...HARM_CATEGORIES.map((c) => o.categories[c]));
+  // Math.max over the categories without an array per call (the p_c are sigmoids: never NaN or -0).
+  let max = -Infinity;
+  for (const c of HARM_CATEGORIES) if (o.categories[c] > max) max = o.categories[c];
   const q: Partial<Record<HarmCategory, number>> = {};
   const ramp = Math.min(1, Math.max(0, (o.escalate - floor) / Math.max(1e-6, 1 - floor)));
   if (max <= 0 || ramp <= 0) return q;
@@ -226,10 +232,11 @@ export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: C
   // Each signal's contribution: the score with it minus the score without it. Removing a rule
   // signal of a category that did not win cannot change the maximum, so only the winner's rule
   // signals and the signals that touch every category are recomputed.
+  const scratch = {} as Record<HarmCategory, number>;
   const without = (edit: (n: FusionNumbers) => void): number => {
     const copy: FusionNumbers = { ...numbers, rules: { ...numbers.rules }, votes: { ...numbers.votes }, classifier: numbers.classifier };
     edit(copy);
-    return top(fuse(copy, policy)).score;
+    return top(fuse(copy, policy, scratch)).score;
   };
   const contribution = (value: number, edit: (n: FusionNumbers) => void) => (value > 0 && score > 0 ? round(score - without(edit)) : 0);
   const signals: Record<string, SignalContribution> = {};
@@ -305,7 +312,7 @@ export function scoreEvent(input: ScreeningInput, policy: Policy, classifier?: C
 
   // Flags: every flag a signal raised, in RISK_FLAGS' lower-case vocabulary.
   const flags = new Set<RiskFlag>();
-  for (const r of Object.values(results)) for (const f of r.flags) flags.add(f);
+  for (const k of RULE_FAMILIES) for (const f of results[k].flags) flags.add(f);
   for (const f of targeting.flags) flags.add(f);
   for (const f of heuristics.flags) flags.add(f);
   for (const f of auth.flags) flags.add(f);

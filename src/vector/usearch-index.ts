@@ -54,12 +54,17 @@ interface Sidecar {
 
 /**
  * The vectors as one flat matrix, for exact search while the index is small. Row r holds the
- * vector of key `keys[r]`. Grows by doubling.
+ * vector of key `keys[r]`, labelled `metas[r]`. Grows by doubling.
  */
 class ExactRows {
   rows = 0;
   private data: Float32Array;
   private keys: BigUint64Array;
+  /**
+   * What each row is, by row number: exactSearch answers with row numbers, and reading them as
+   * labels here skips two BigInts and a Map lookup by BigInt key per neighbour.
+   */
+  metas: Stored[] = [];
   constructor(
     private readonly dim: number,
     initialRows = 64,
@@ -67,9 +72,10 @@ class ExactRows {
     this.data = new Float32Array(initialRows * dim);
     this.keys = new BigUint64Array(initialRows);
   }
-  push(key: bigint, vector: Float32Array): void {
+  push(key: bigint, vector: Float32Array, meta: Stored): void {
     if (this.rows === this.keys.length) this.grow(this.rows * 2);
     this.data.set(vector, this.rows * this.dim);
+    this.metas[this.rows] = meta;
     this.keys[this.rows++] = key;
   }
   private grow(rows: number): void {
@@ -87,21 +93,23 @@ class ExactRows {
     return { keys: Array.from(m.keys, (row) => this.keys[Number(row)]), distances: m.distances };
   }
   /**
-   * search() of each query in one native call: the per-call overhead is paid once, and each row
-   * is read once for all queries instead of once per query. Every (row, query) distance is
-   * computed by the same kernel and each query's rows are selected in the same order as alone,
-   * so the answers are those of search() one query at a time.
+   * search() of each query in one native call, as neighbours: the per-call overhead is paid once,
+   * and each row is read once for all queries instead of once per query. Every (row, query)
+   * distance is computed by the same kernel and each query's rows are selected in the same order
+   * as alone, so the answers are those of search() one query at a time.
    */
-  searchMany(queries: readonly Float32Array[], k: number): { keys: bigint[]; distances: Float32Array }[] {
+  searchMany(queries: readonly Float32Array[], k: number): Neighbor[][] {
     // A fresh matrix: the native side reads a typed array from the start of its buffer.
     const flat = new Float32Array(queries.length * this.dim);
     for (let q = 0; q < queries.length; q++) flat.set(queries[q], q * this.dim);
     const m = exactSearch(this.data.subarray(0, this.rows * this.dim), flat, this.dim, k, MetricKind.Cos, 1);
-    const out: { keys: bigint[]; distances: Float32Array }[] = new Array(queries.length);
+    const rows = m.keys;
+    const distances = m.distances;
+    const out: Neighbor[][] = new Array(queries.length);
     for (let q = 0; q < queries.length; q++) {
-      const keys: bigint[] = new Array(k);
-      for (let i = 0; i < k; i++) keys[i] = this.keys[Number(m.keys[q * k + i])];
-      out[q] = { keys, distances: m.distances.subarray(q * k, (q + 1) * k) };
+      const found: Neighbor[] = new Array(k);
+      for (let i = 0; i < k; i++) found[i] = toNeighbor(this.metas[Number(rows[q * k + i])], 1 - distances[q * k + i]);
+      out[q] = found;
     }
     return out;
   }
@@ -112,13 +120,18 @@ class ExactRows {
   toBuffer(): Buffer {
     return Buffer.concat([Buffer.from(this.keys.buffer, 0, this.rows * 8), Buffer.from(this.data.buffer, 0, this.rows * this.dim * 4)]);
   }
-  static fromBuffer(dim: number, rows: number, buf: Buffer, file: string): ExactRows {
+  static fromBuffer(dim: number, rows: number, buf: Buffer, file: string, metas: ReadonlyMap<bigint, Stored>): ExactRows {
     if (buf.byteLength !== rows * (8 + dim * 4)) throw new RiskpipeError('RP_ERR_CONFIG', `${file} has ${buf.byteLength} bytes, expected ${rows * (8 + dim * 4)}`);
     const r = new ExactRows(dim, Math.max(64, rows));
     const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     new Uint8Array(r.keys.buffer).set(bytes.subarray(0, rows * 8));
     new Uint8Array(r.data.buffer).set(bytes.subarray(rows * 8, rows * 8 + rows * dim * 4));
     r.rows = rows;
+    for (let row = 0; row < rows; row++) {
+      const meta = metas.get(r.keys[row]);
+      if (!meta) throw new RiskpipeError('RP_ERR_CONFIG', `${file} holds key ${r.keys[row]}, which the sidecar does not label`);
+      r.metas[row] = meta;
+    }
     return r;
   }
 }
@@ -190,9 +203,10 @@ export class UsearchIndex implements VectorIndex {
       this.index.add(keys, flat, fresh.length === 1 ? 1 : threads);
     }
     fresh.forEach((item, i) => {
-      this.metas.set(keys[i], { ...item.meta, id: item.id });
+      const stored = { ...item.meta, id: item.id };
+      this.metas.set(keys[i], stored);
       this.keys.set(item.id, keys[i]);
-      this.exact?.push(keys[i], item.vector);
+      this.exact?.push(keys[i], item.vector, stored);
     });
     if (!lazy && this.exact) this.graphRows = this.exact.rows;
     this.nextKey += BigInt(fresh.length);
@@ -236,7 +250,7 @@ export class UsearchIndex implements VectorIndex {
     if (want <= 0) return vectors.map(() => []);
     // One query alone: exactSearch answers a single query in another shape; search() knows it.
     if (!this.exact || vectors.length === 1) return vectors.map((v) => this.search(v, k));
-    return this.exact.searchMany(vectors, want).map((m) => this.neighbors(m.keys, m.distances));
+    return this.exact.searchMany(vectors, want);
   }
 
   private neighbors(keys: ArrayLike<bigint>, distances: Float32Array): Neighbor[] {
@@ -306,7 +320,7 @@ export class UsearchIndex implements VectorIndex {
     // The exact copy comes back only if it was saved and still fits this load's threshold.
     const rowsFile = `${path}.rows.f32`;
     const fits = sidecar.exactRows === idx.metas.size && idx.metas.size <= idx.exactMaxVectors;
-    idx.exact = fits && existsSync(rowsFile) ? ExactRows.fromBuffer(sidecar.dim, idx.metas.size, readFileSync(rowsFile), rowsFile) : undefined;
+    idx.exact = fits && existsSync(rowsFile) ? ExactRows.fromBuffer(sidecar.dim, idx.metas.size, readFileSync(rowsFile), rowsFile, idx.metas) : undefined;
     idx.graphRows = idx.exact?.rows ?? 0;
     return idx;
   }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertGlove, gloveCachePath, loadGlove, readGloveFile } from '../../src/embed/glove-vectors.js';
 import { GloveEmbedder } from '../../src/embed/glove.js';
 import { loadClassifier, type ScreeningClassifier } from '../../src/screen/classifier/index.js';
+import { forward, K } from '../../src/screen/classifier/model.js';
 import { evaluatePredictions } from '../../src/screen/classifier/evaluate.js';
 import { fit, featurize, loadLabelledFile, targets } from '../../src/screen/classifier/train.js';
 import { ruleSignals, ruleView, scoreEvent } from '../../src/screen/fusion.js';
@@ -92,6 +93,24 @@ describe('screening classifier', () => {
     const calm = scoreEvent({ event: ev('thanks for the help with the build yesterday') }, defaultPolicy, cls);
     expect(calm.details.signals.classifier.value).toBeLessThan(0.3);
     expect(calm.risk_level).toBe('LOW');
+  });
+
+  it('gives from its int8 weights, as loaded, the logits a float32 copy of them gives, bit for bit', () => {
+    const { sparse } = cls.w;
+    if (sparse instanceof Float32Array) throw new Error('expected the loaded weights as stored (int8 and scales)');
+    const copy = new Float32Array(sparse.q.length);
+    for (let at = 0; at < copy.length; at += K) for (let k = 0; k < K; k++) copy[at + k] = sparse.q[at + k] * sparse.scales[k];
+    const asFloat32 = { ...cls.w, sparse: copy };
+    const texts = ['you are a pathetic worthless buffoon', 'thanks for the help with the build yesterday', 'i know where you live and im coming', 'free nitro at discord-gift.example click now', 'gg'];
+    for (const text of texts) {
+      const rs = ruleSignals(ev(text), defaultPolicy);
+      const f = cls.features(rs.t, ruleView(rs));
+      const a = new Float64Array(K);
+      const b = new Float64Array(K);
+      forward(cls.w, cls.dim, f, a);
+      forward(asFloat32, cls.dim, f, b);
+      expect([...a]).toEqual([...b]);
+    }
   });
 
   it('rules alone give the same verdicts as before the classifier existed', () => {

@@ -120,23 +120,35 @@ class KeyBuffer {
 /**
  * The sparse features being summed for one message, by bucket, reused across messages: a Map of
  * objects cost one allocation per active bucket (~150 per message). Entries keep first-touch
- * order, as the Map's iteration did, so the model sums them in the same order.
+ * order, as the Map's iteration did, so the model sums them in the same order. Buckets are found
+ * through a small open-addressing table (a few KB, stays in cache) rather than an array indexed
+ * by bucket (4 MB for 2^20 buckets: one cache miss per n-gram in the worker).
  */
 class SparseAccumulator {
-  /** bucket → 1 + its entry, 0 when untouched by this message. */
-  private entryOf = new Int32Array(0);
+  /** Slot → 1 + its entry, 0 when free; a power of two at least twice `n`. */
+  private slots = new Int32Array(1024);
+  private mask = 1023;
   bucket = new Int32Array(256);
   value = new Float64Array(256);
   tok = new Int32Array(256);
   n = 0;
-  reset(buckets: number): this {
-    if (this.entryOf.length !== buckets) this.entryOf = new Int32Array(buckets);
-    else for (let i = 0; i < this.n; i++) this.entryOf[this.bucket[i]] = 0;
+  reset(): this {
+    this.slots.fill(0);
     this.n = 0;
     return this;
   }
+  private slotOf(b: number): number {
+    let s = Math.imul(b, 0x9e3779b1) >>> 0;
+    for (;;) {
+      s &= this.mask;
+      const e = this.slots[s];
+      if (e === 0 || this.bucket[e - 1] === b) return s;
+      s++;
+    }
+  }
   add(b: number, w: number, tok: number): void {
-    const e = this.entryOf[b];
+    const s = this.slotOf(b);
+    const e = this.slots[s];
     if (e !== 0) {
       this.value[e - 1] += w;
       return;
@@ -154,7 +166,13 @@ class SparseAccumulator {
     this.bucket[this.n] = b;
     this.value[this.n] = w;
     this.tok[this.n] = tok;
-    this.entryOf[b] = ++this.n;
+    this.slots[s] = ++this.n;
+    if (2 * this.n > this.slots.length) this.rehash();
+  }
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    this.mask = this.slots.length - 1;
+    for (let e = 0; e < this.n; e++) this.slots[this.slotOf(this.bucket[e])] = e + 1;
   }
 }
 const ACC = new SparseAccumulator();
@@ -224,8 +242,13 @@ export function denseSize(spec: FeatureSpec): number {
   return 2 * spec.gloveDim + RULE_FEATURE_NAMES.length;
 }
 
+/** Where a message's dense features are built (reused: screening is single-threaded per process). */
+let DENSE = new Float32Array(0);
+
 export function extractFeatures(t: NormalizedText, rules: RuleView, glove: GloveVectors, spec: FeatureSpec): Features {
-  const dense = new Float32Array(denseSize(spec));
+  const D = denseSize(spec);
+  if (DENSE.length !== D) DENSE = new Float32Array(D);
+  const dense = DENSE.fill(0);
   const tokens = t.tokens;
   // Sentence vector, from each token's cached word-vector rows (joined, they are sifRows(glove, tokens)).
   const keys: TokenKeys[] = new Array(tokens.length);
@@ -282,17 +305,20 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
 
   // Sparse: words, bigrams, character n-grams; each group L2-normalised.
   const B = spec.buckets;
-  const acc = ACC.reset(B);
+  const acc = ACC.reset();
   // Each group is L2-normalised as if it had at least `minCount` entries: a one-word message
   // ("hello") must not put the whole weight of the message on one word.
   // Keys are collected per group into reused typed buffers (no objects per n-gram), then added
   // group by group in the same order as ever, so the buckets and sums do not change.
+  // A power-of-two bucket count (the default, 2^20) takes the low bits: (h >>> 0) % B without a
+  // floating-point modulo per key (h >>> 0 does not fit an int32, so % is fmod).
+  const mask = (B & (B - 1)) === 0 ? B - 1 : -1;
   const group = (g: KeyBuffer, minCount: number) => {
     if (g.n === 0) return;
     const w0 = 1 / Math.sqrt(Math.max(minCount, g.n));
     for (let q = 0; q < g.n; q++) {
       const w = w0 * g.weight[q];
-      acc.add((g.hash[q] >>> 0) % B, w, g.tok[q]);
+      acc.add(mask >= 0 ? g.hash[q] & mask : (g.hash[q] >>> 0) % B, w, g.tok[q]);
     }
   };
   // A word's unigram counts by its rarity (the SIF weight: "you", "are", "the" ~0.1–0.3, content
@@ -324,15 +350,20 @@ export function extractFeatures(t: NormalizedText, rules: RuleView, glove: Glove
   group(words, MIN_WORDS);
   group(bigrams, MIN_WORDS);
   group(chars, MIN_WORDS * 8);
-  // Plain loops: typed-array slice/from cost more than the copy for ~150 entries.
+  // The four outputs share one fresh buffer (all 4-byte elements): one backing store to allocate
+  // instead of four, which cost more than the copies. Plain loops: typed-array slice/from cost
+  // more than the copy for ~150 entries.
   const m = acc.n;
-  const idx = new Int32Array(m);
-  const val = new Float32Array(m);
-  const tok = new Int32Array(m);
+  const buf = new ArrayBuffer(4 * (D + 3 * m));
+  const out = new Float32Array(buf, 0, D);
+  out.set(dense);
+  const idx = new Int32Array(buf, 4 * D, m);
+  const val = new Float32Array(buf, 4 * (D + m), m);
+  const tok = new Int32Array(buf, 4 * (D + 2 * m), m);
   for (let q = 0; q < m; q++) {
     idx[q] = acc.bucket[q];
     val[q] = acc.value[q];
     tok[q] = acc.tok[q];
   }
-  return { dense, idx, val, tok, tokens };
+  return { dense: out, idx, val, tok, tokens };
 }

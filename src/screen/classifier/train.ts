@@ -22,7 +22,7 @@ import type { RiskCategory } from '../../models/index.js';
 import type { Rates } from './evaluate.js';
 import type { Policy } from '../policy.js';
 import { denseSize, extractFeatures, type Features, type FeatureSpec } from './features.js';
-import { ESCALATE, forward, K, OUTPUTS, outputFromLogits, type HiddenLayer, type ClassifierOutput, type ClassifierWeights, type Classify, type ModelMeta } from './model.js';
+import { ESCALATE, forward, K, OUTPUTS, outputFromLogits, type HiddenLayer, type ClassifierOutput, type TrainedWeights, type Classify, type ModelMeta } from './model.js';
 
 export interface LabelledRow {
   id: string;
@@ -345,7 +345,7 @@ export function fitPlatt(z: readonly number[], y: readonly number[]): { a: numbe
 }
 
 export interface TrainResult {
-  weights: ClassifierWeights;
+  weights: TrainedWeights;
   /** Out-of-fold calibrated p(escalate) and category argmax per row (for CV reports). */
   oof: (ClassifierOutput & { fold: number })[];
 }

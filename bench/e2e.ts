@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { groupState } from '../src/ops/bench.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -225,19 +226,10 @@ async function sendAtRate(): Promise<{ queuedMs: Map<string, number>; sent: numb
   return { queuedMs, sent, failed, loadStartMs };
 }
 
-/** Lag and pending of a consumer group, or null while it does not exist. */
+/** Lag + pending of a consumer group, or null while it does not exist. */
 async function groupBacklog(redis: Redis, stream: string, group: string): Promise<number | null> {
-  try {
-    const groups = (await redis.xinfo('GROUPS', `${PREFIX}${stream}`)) as unknown[][];
-    for (const g of groups) {
-      const f = new Map<string, unknown>();
-      for (let i = 0; i < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
-      if (f.get('name') === group) return Number(f.get('lag') ?? 0) + Number(f.get('pending') ?? 0);
-    }
-  } catch {
-    /* no stream yet */
-  }
-  return null;
+  const g = await groupState(redis, `${PREFIX}${stream}`, group);
+  return g ? (g.lag ?? 0) + g.pending : null;
 }
 
 /** Phase 1b: queued → indexed for the escalated events, with an index-worker storing into Postgres. */

@@ -3,6 +3,7 @@
  * mostly benign, some spam, toxicity, harassment, threats and self-harm; every text differs.
  */
 import type { Event } from '../src/models/index.js';
+import type { ScreenWorker } from '../src/screen/worker.js';
 
 const BENIGN = [
   'anyone up for ranked tonight?',
@@ -63,4 +64,13 @@ export function event(n: number): Event {
     created_at: new Date(Date.now() - (20_000 - (n % 20_000)) * 10).toISOString(),
     metadata: { user_reputation: (n % 10) / 10, account_age_days: n % 400, previous_violations: n % 17 === 0 ? 2 : 0 },
   };
+}
+
+/** Resolves once `worker` has routed or dead-lettered `n` entries (polled every 5 ms). */
+export async function settled(worker: ScreenWorker, n: number): Promise<void> {
+  const done = () => {
+    const s = worker.metrics.snapshot();
+    return s.routed.reasoning_queue + s.routed.low_risk + s.deadlettered;
+  };
+  while (done() < n) await new Promise((res) => setTimeout(res, 5));
 }

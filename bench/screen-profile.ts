@@ -18,7 +18,7 @@ import { RedisBus } from '../src/stream/redis/bus.js';
 import { MemoryBus } from '../src/stream/memory/bus.js';
 import type { Bus } from '../src/stream/index.js';
 import { ScreenWorker } from '../src/screen/worker.js';
-import { event } from './screen-events.js';
+import { event, settled } from './screen-events.js';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, 'batch-size': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '2' }, memory: { type: 'boolean', default: false } } });
 const n = Number(args.events);
@@ -58,11 +58,7 @@ const worker = new ScreenWorker({ bus, screener, threshold, learnMaxSimilarity, 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await worker.start();
-const done = () => {
-  const s = worker.metrics.snapshot();
-  return s.routed.reasoning_queue + s.routed.low_risk + s.deadlettered;
-};
-while (done() < n) await new Promise((res) => setTimeout(res, 5));
+await settled(worker, n);
 const s = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 console.log(`${n} events in ${s.toFixed(2)} s: ${Math.round(n / s)} events/s, CPU ${((cpu.user + cpu.system) / n).toFixed(1)} µs/event, RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`);

@@ -23,7 +23,7 @@ import { Redis } from 'ioredis';
 import { createConsumerRedis } from '../src/common/redis.js';
 import { traceparentFor } from '../src/common/trace.js';
 import { STREAM_SCHEMA_VERSION } from '../src/models/index.js';
-import { event, message } from './screen-events.js';
+import { event, message, settled } from './screen-events.js';
 import { streamNames } from '../src/stream/keys.js';
 import { RedisBus } from '../src/stream/redis/bus.js';
 import { createEmbedder } from '../src/embed/index.js';
@@ -152,11 +152,7 @@ async function pipeline(kind: 'hash' | 'onnx', n: number, rounds: number, modelD
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await worker.start();
-      const done = () => {
-        const s = worker.metrics.snapshot();
-        return s.routed.reasoning_queue + s.routed.low_risk + s.deadlettered;
-      };
-      while (done() < n) await new Promise((res) => setTimeout(res, 5));
+      await settled(worker, n);
       const pipelinePerS = n / ((performance.now() - t0) / 1000);
       const pipelineCpu = cpuMs(cpu0) / n;
       const rawCpuBefore = lastCpuMsPerEvent;

@@ -181,7 +181,8 @@ async function closedLoop(p: Poster, connections: number, durationMs: number, ne
 const r2 = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : NaN);
 
 /** Counts of a group: entries-read and pending, for draining. */
-async function groupState(redis: Redis, stream: string, group: string): Promise<{ lag: number | null; pending: number } | null> {
+/** Lag (null when Redis does not know it) and pending count of a consumer group; null while the stream or group does not exist. */
+export async function groupState(redis: Redis, stream: string, group: string): Promise<{ lag: number | null; pending: number } | null> {
   try {
     const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
     for (const g of groups) {

@@ -90,6 +90,13 @@ const LT = '<'.charCodeAt(0);
 const GT = '>'.charCodeAt(0);
 const SPACE = ' '.charCodeAt(0);
 
+/** A typed array twice as long holding `a` at its start: the growth step of the reused buffers below. */
+function doubled<T extends Int32Array | Float64Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /** A growable list of (hash, token, weight), reused across messages (screening is single-threaded per process). */
 class KeyBuffer {
   hash = new Int32Array(256);
@@ -102,14 +109,9 @@ class KeyBuffer {
   }
   push(h: number, tok: number, weight: number): void {
     if (this.n === this.hash.length) {
-      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.hash = grow(this.hash);
-      this.tok = grow(this.tok);
-      this.weight = grow(this.weight);
+      this.hash = doubled(this.hash);
+      this.tok = doubled(this.tok);
+      this.weight = doubled(this.weight);
     }
     this.hash[this.n] = h;
     this.tok[this.n] = tok;
@@ -154,14 +156,9 @@ class SparseAccumulator {
       return;
     }
     if (this.n === this.bucket.length) {
-      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
-        const c = new (a.constructor as new (n: number) => T)(a.length * 2);
-        c.set(a);
-        return c;
-      };
-      this.bucket = grow(this.bucket);
-      this.value = grow(this.value);
-      this.tok = grow(this.tok);
+      this.bucket = doubled(this.bucket);
+      this.value = doubled(this.value);
+      this.tok = doubled(this.tok);
     }
     this.bucket[this.n] = b;
     this.value[this.n] = w;
